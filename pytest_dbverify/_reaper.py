@@ -1,0 +1,60 @@
+"""Stop a throwaway PostgreSQL server and delete its directory once its owner is gone.
+
+Started by :mod:`pytest_dbverify.embedded` as ``python -I _reaper.py RUN_DIR PID`` in a
+session of its own. It blocks reading its standard input, a pipe whose only writer is
+the owning process: EOF means the owner exited or was killed (even by SIGKILL), and
+then no server or directory must outlive it. Standard library only, and no import of
+the package, so it starts fast and cannot fail on the package's own imports.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+
+def _is_our_postmaster(pid: int, data_dir: Path) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return os.fsencode(str(data_dir)) in cmdline
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def reap(run_dir: Path, postmaster_pid: int) -> None:
+    """Kill the postmaster if it still serves ``run_dir``, then remove ``run_dir``."""
+    data_dir = run_dir / "data"
+    if _is_our_postmaster(postmaster_pid, data_dir):
+        # SIGQUIT is PostgreSQL's immediate shutdown: children exit too, no checkpoint.
+        os.kill(postmaster_pid, signal.SIGQUIT)
+        if not _wait_gone(postmaster_pid, 5.0):
+            os.kill(postmaster_pid, signal.SIGKILL)
+            _wait_gone(postmaster_pid, 5.0)
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    """Wait for EOF on stdin, then reap the server named by ``argv``."""
+    run_dir, postmaster_pid = Path(argv[1]), int(argv[2])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while sys.stdin.buffer.read(4096):
+        pass
+    reap(run_dir, postmaster_pid)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
