@@ -79,11 +79,21 @@ def _system_binaries() -> PgBinaries:
         bindir = Path(result.stdout.strip())
         if result.returncode == 0 and (bindir / "postgres").exists():
             return _probe(bindir, source="pg_config --bindir")
+    # Debian and Ubuntu keep server binaries off PATH, one directory per major version.
+    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=_major_of_path)
+    if debian:
+        return _probe(debian[-1].parent, source="/usr/lib/postgresql")
     raise BinaryNotFoundError(
         "no system PostgreSQL server found (no pg_ctl on PATH, no pg_config --bindir with a "
-        "postgres binary): install one (Debian: `apt-get install postgresql`) or set "
-        "DBVERIFY_PG_BINDIR to the directory holding initdb and postgres"
+        "postgres binary, nothing in /usr/lib/postgresql): install one (Debian: "
+        "`apt-get install postgresql`) or set DBVERIFY_PG_BINDIR to the directory holding "
+        "initdb and postgres"
     )
+
+
+def _major_of_path(postgres: Path) -> int:
+    name = postgres.parent.parent.name
+    return int(name) if name.isdigit() else 0
 
 
 def _probe(bindir: Path, *, source: str) -> PgBinaries:

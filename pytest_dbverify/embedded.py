@@ -493,3 +493,35 @@ def _free_port() -> int:
 def _tail(text: str, lines: int = 5) -> str:
     kept = [line.strip() for line in text.strip().splitlines()[-lines:] if line.strip()]
     return " | ".join(kept)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a throwaway server until Ctrl-C, printing how to reach it (for dbmate by hand)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m pytest_dbverify.embedded", description=main.__doc__
+    )
+    parser.add_argument("--kind", choices=("embedded", "system"), default="embedded")
+    parser.add_argument("--dbname", default="learning", help="database name in the URL")
+    args = parser.parse_args(argv)
+    # Stop cleanly on Ctrl-C and on SIGTERM, even when started with SIGINT ignored (`cmd &`).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with throwaway_server(args.kind) as info:
+            print(f"PostgreSQL {info.version} from {info.bindir}", flush=True)
+            print(f"DATABASE_URL={info.url(args.dbname)}", flush=True)
+            print(f"PATH={info.bindir}:$PATH   # so that `dbmate dump` finds a matching pg_dump")
+            print("Ctrl-C stops the server and deletes it.", flush=True)
+            signal.pause()
+    except KeyboardInterrupt:
+        return 0
+    except (BinaryNotFoundError, ServerStartError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

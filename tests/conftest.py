@@ -90,7 +90,10 @@ def learning_db(pg_server: ServerInfo) -> Iterator[Database]:
 
 @pytest.fixture
 def conn(learning_db: Database) -> Iterator[psycopg.Connection]:
-    """A connection to the migrated database, inside a transaction rolled back afterwards."""
-    with learning_db.connect() as connection:
+    """A connection to the migrated database, inside a transaction rolled back afterwards.
+
+    The outer transaction is explicit: ``conn.transaction()`` in a test is then always a
+    savepoint, never a transaction of its own that would commit.
+    """
+    with learning_db.connect() as connection, connection.transaction(force_rollback=True):
         yield connection
-        connection.rollback()

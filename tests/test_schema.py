@@ -268,20 +268,17 @@ def new_session(conn: psycopg.Connection, **values: Any) -> uuid.UUID:
     return insert(conn, "sessions", **values)["id"]
 
 
+CONTENT_ROW = {"topic": "algebra", "title": "Fractions in five minutes", "format": "text"}
+
+
 def new_content(conn: psycopg.Connection, **values: Any) -> uuid.UUID:
-    row = {"topic": "algebra", "title": "Fractions in five minutes", "format": "text"}
-    return insert(conn, "content", **{**row, "difficulty": 3, **values})["id"]
+    return insert(conn, "content", **{**CONTENT_ROW, "difficulty": 3, **values})["id"]
 
 
 # The minimal insert of each table, with whatever parent rows it needs.
 MINIMAL_ROWS: dict[str, Callable[[psycopg.Connection], dict[str, Any]]] = {
     "sessions": lambda conn: {},
-    "content": lambda conn: {
-        "topic": "algebra",
-        "title": "Fractions in five minutes",
-        "format": "text",
-        "difficulty": 3,
-    },
+    "content": lambda conn: {**CONTENT_ROW, "difficulty": 3},
     "behavioral_events": lambda conn: {"session_id": new_session(conn), "event_type": "view"},
     "like_engagement": lambda conn: {
         "session_id": new_session(conn),
@@ -330,7 +327,7 @@ def indexes_of(conn: psycopg.Connection, table: str) -> list[IndexInfo]:
     with conn.cursor(row_factory=class_row(IndexInfo)) as cur:
         return cur.execute(
             """
-            SELECT ic.relname AS name,
+            SELECT ic.relname::text AS name,
                    ARRAY(SELECT a.attname::text
                          FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
                          LEFT JOIN pg_attribute a
@@ -396,7 +393,7 @@ def columns_of(conn: psycopg.Connection, table: str) -> dict[str, ColumnInfo]:
 # --- catalog: tables, columns, keys ----------------------------------------------------
 
 
-def test_public_holds_the_seven_tables_and_schema_migrations(conn):
+def test_public_holds_only_the_seven_tables_and_schema_migrations(conn):
     rows = conn.execute(
         """
         SELECT relname::text FROM pg_class
@@ -528,7 +525,8 @@ def test_generation_status_content_id_is_unique(conn):
         for index in indexes_of(conn, "generation_status")
         if index.columns == ["content_id"] and index.is_unique and index.predicate is None
     ]
-    assert [(i.is_valid, i.is_ready) for i in unique] == [(True, True)]
+    assert unique, indexes_of(conn, "generation_status")
+    assert any(index.is_valid and index.is_ready for index in unique), unique
 
 
 @pytest.mark.parametrize("rule", CHECK_RULES, ids=lambda rule: rule.constraint)
@@ -595,7 +593,8 @@ def test_query_index_exists_and_is_valid(conn, need):
 def test_work_queue_index_covers_the_open_states_only(conn, status, uses_index):
     # The planner uses a partial index only when the query implies its predicate, so the
     # plan shows which states the predicate really covers, whatever its text.
-    (queue_index,) = serving_indexes(conn, WORK_QUEUE)
+    queue_indexes = {index.name for index in serving_indexes(conn, WORK_QUEUE)}
+    assert queue_indexes, f"no index for {WORK_QUEUE.id}"
     conn.execute("SET LOCAL enable_seqscan = off")
     plan = conn.execute(
         "EXPLAIN (COSTS OFF) SELECT id FROM generation_status"
@@ -603,7 +602,7 @@ def test_work_queue_index_covers_the_open_states_only(conn, status, uses_index):
         [status],
     ).fetchall()
     text = "\n".join(line for (line,) in plan)
-    assert (queue_index.name in text) is uses_index, text
+    assert any(name in text for name in queue_indexes) is uses_index, text
 
 
 # --- catalog: migration history --------------------------------------------------------
