@@ -22,6 +22,7 @@ from pytest_dbverify.errors import BinaryNotFoundError, MigrationError
 from pytest_dbverify.redact import redact_conninfo, redact_text, secrets_in
 
 Command = Literal["up", "migrate", "rollback", "status", "dump"]
+_MIGRATION_NAME = re.compile(r"^(?P<version>\d+)_.*\.sql$")
 _STATUS_LINE = re.compile(r"^\[(?P<mark>[ X])\]\s+(?P<file>(?P<version>\d+)_\S*)$")
 
 
@@ -216,3 +217,26 @@ def _last_error(output: str) -> str:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     errors = [line for line in lines if line.lower().startswith("error")]
     return (errors or lines or ["(no output)"])[-1]
+
+
+@dataclass(frozen=True)
+class MigrationFile:
+    """One dbmate migration file: its version (the leading digits) and name."""
+
+    version: str
+    path: Path
+
+    @property
+    def name(self) -> str:
+        """Return the file name without ``.sql``, as test ids show it."""
+        return self.path.stem
+
+
+def migration_files(migrations_dir: Path) -> list[MigrationFile]:
+    """Return the migration files dbmate would apply from ``migrations_dir``, in order."""
+    found = []
+    for path in migrations_dir.glob("*.sql"):
+        match = _MIGRATION_NAME.match(path.name)
+        if match:
+            found.append(MigrationFile(version=match["version"], path=path))
+    return sorted(found, key=lambda file: file.version)

@@ -1,4 +1,42 @@
-"""pytest entry point of pytest-dbverify (``pytest11``): options, hooks and fixtures.
+"""pytest entry point of pytest-dbverify (``pytest11``): options, marker, and the switch.
 
-Inert unless ``--dbverify`` is given; importing it must stay cheap.
+Inert unless ``--dbverify`` is given: no connection, no server, no dbmate call. Keep this
+module's imports cheap: pytest imports it on every run of every project that has the
+plugin installed.
 """
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_dbverify import fixtures
+from pytest_dbverify.settings import add_options
+
+MARKER = "dbverify: a database test, run (only) under --dbverify against the verified database"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Declare ``--dbverify`` and the settings."""
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker and fixtures; under ``--dbverify``, the verification run."""
+    config.addinivalue_line("markers", MARKER)
+    config.pluginmanager.register(fixtures, "dbverify-fixtures")
+    if not config.getoption("--dbverify"):
+        return
+    from pytest_dbverify.run import PLUGIN_NAME, VerificationRun
+    from pytest_dbverify.settings import resolve
+
+    config.pluginmanager.register(VerificationRun(config, resolve(config)), PLUGIN_NAME)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without ``--dbverify``, skip the tests marked ``dbverify``: they need a target."""
+    if config.getoption("--dbverify"):
+        return
+    skip = pytest.mark.skip(reason="database test: run it with pytest --dbverify")
+    for item in items:
+        if item.get_closest_marker("dbverify"):
+            item.add_marker(skip)

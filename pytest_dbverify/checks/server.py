@@ -1,0 +1,51 @@
+"""The server answers, and is a version the verifier supports."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import psycopg
+import pytest
+
+from pytest_dbverify.run import VerificationRun, minimum_version_ok
+
+pytestmark = pytest.mark.dbverify
+
+
+def test_server_reachable(
+    dbverify_conn: psycopg.Connection, record_property: Callable[[str, object], None]
+) -> None:
+    """A pooled connection answers a query; its round trip is reported."""
+    began = time.perf_counter()
+    assert dbverify_conn.execute("SELECT 1").fetchone() == (1,)
+    record_property("latency_ms", round((time.perf_counter() - began) * 1000, 2))
+
+
+def test_server_version_supported(dbverify_conn: psycopg.Connection) -> None:
+    """PostgreSQL 13 or newer."""
+    row = dbverify_conn.execute(
+        "SELECT current_setting('server_version'), current_setting('server_version_num')::int"
+    ).fetchone()
+    assert row is not None
+    version, number = row
+    assert minimum_version_ok(number), (
+        f"PostgreSQL {version} is older than 13, the oldest version pytest-dbverify supports"
+    )
+
+
+def test_session_settings_applied(
+    dbverify_conn: psycopg.Connection, dbverify_run: VerificationRun
+) -> None:
+    """Our connections identify themselves and carry the safety timeouts."""
+    row = dbverify_conn.execute(
+        "SELECT current_setting('application_name'), current_setting('lock_timeout'), "
+        "current_setting('statement_timeout'), current_setting('transaction_read_only')"
+    ).fetchone()
+    assert row is not None
+    application_name, lock_timeout, statement_timeout, read_only = row
+    assert application_name == "pytest-dbverify"
+    assert lock_timeout != "0", "lock_timeout is not set"
+    assert statement_timeout != "0", "statement_timeout is not set"
+    if dbverify_run.settings.read_only:
+        assert read_only == "on", "read-only mode, but transactions are not read-only"

@@ -1,0 +1,40 @@
+"""Every table of the verified schemas is readable by the connecting role."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from pytest_dbverify.catalog import TableName, list_tables
+from pytest_dbverify.run import get_run
+
+pytestmark = pytest.mark.dbverify
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One item per table of the verified schemas, less the excluded ones."""
+    if "table" not in metafunc.fixturenames:
+        return
+    run = get_run(metafunc.config)
+    with run.pool().connection() as conn:
+        tables = list_tables(conn, run.settings.schemas, run.settings.exclude_tables)
+    if not tables:
+        reason = f"no tables in schemas {', '.join(run.settings.schemas)}"
+        metafunc.parametrize("table", [pytest.param(None, marks=pytest.mark.skip(reason=reason))])
+        return
+    metafunc.parametrize("table", tables, ids=[str(table) for table in tables])
+
+
+def test_table_readable(table: TableName, dbverify_conn: psycopg.Connection) -> None:
+    """The connecting role can SELECT from the table (privileges, locks within lock_timeout)."""
+    statement = sql.SQL("SELECT * FROM {} LIMIT 0").format(sql.Identifier(table.schema, table.name))
+    try:
+        with dbverify_conn.transaction():
+            dbverify_conn.execute(statement)
+    except psycopg.Error as err:
+        pytest.fail(
+            f"cannot read {table}: {type(err).__name__} [{err.sqlstate}] "
+            f"{str(err).splitlines()[0] if str(err) else ''}",
+            pytrace=False,
+        )

@@ -1,0 +1,189 @@
+"""Connections to the target: retried while the server can still come up, then pooled.
+
+A database that was deployed a minute ago may still be starting, restarting or behind a
+proxy that is not ready: those errors are retried with exponential backoff and jitter
+until the connect budget is spent. Errors that waiting cannot heal (a wrong password, an
+unknown database or role, TLS refused) fail at once. Either way the error is one line:
+what failed, where (redacted), the server's last word, and the setting that fixes it.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+import psycopg.conninfo
+from psycopg_pool import ConnectionPool
+
+from pytest_dbverify.errors import DbverifyError
+from pytest_dbverify.redact import redact_text
+from pytest_dbverify.settings import Settings
+from pytest_dbverify.target import Target
+
+APPLICATION_NAME = "pytest-dbverify"
+
+# libpq words for failures that no amount of waiting will fix, with the fix to name.
+_PERMANENT = (
+    (re.compile(r"password authentication failed|no password supplied|"
+                r"authentication failed|SCRAM", re.I),
+     "check the user and password (PGPASSWORD, ~/.pgpass or the URL)"),
+    (re.compile(r'database ".*" does not exist', re.I),
+     "check the database name in the URL"),
+    (re.compile(r'role ".*" does not exist', re.I), "check the user name in the URL"),
+    (re.compile(r"no pg_hba\.conf entry|not permitted to log in|permission denied", re.I),
+     "ask for this role to be allowed to connect from here"),
+    (re.compile(r"SSL|certificate|TLS", re.I),
+     "check sslmode / sslrootcert in the URL against what the server offers"),
+    (re.compile(r"failed to resolve host|could not translate host name|"
+                r"Name or service not known", re.I),
+     "check the host name in the URL"),
+    (re.compile(r"invalid (connection option|sslmode|port|integer)", re.I),
+     "fix the connection string"),
+)  # fmt: skip
+
+
+class ConnectError(DbverifyError):
+    """The target could not be reached; the message is one safe line."""
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with jitter within a total budget; time is passed in.
+
+    The tuning values are class constants so that tests can shrink them.
+    """
+
+    deadline: float
+    INITIAL: float = 0.1
+    FACTOR: float = 2.0
+    MAX_DELAY: float = 2.0
+    JITTER: float = 0.2
+    _delay: float = 0.0
+
+    def next_delay(self, now: float) -> float | None:
+        """Return how long to wait before the next attempt, or None when out of budget."""
+        remaining = self.deadline - now
+        if remaining <= 0:
+            return None
+        self._delay = min(self.MAX_DELAY, self._delay * self.FACTOR or self.INITIAL)
+        jittered = self._delay * (1 + random.uniform(-self.JITTER, self.JITTER))
+        return min(jittered, remaining)
+
+
+def session_setup(settings: Settings) -> str:
+    """Return the SET statements every verifier connection runs once, in one round trip."""
+    idle = max(60.0, 2 * settings.statement_timeout)  # a hung run must not hold locks
+    statements = [
+        f"SET lock_timeout = '{_ms(settings.lock_timeout)}ms'",
+        f"SET statement_timeout = '{_ms(settings.statement_timeout)}ms'",
+        f"SET idle_in_transaction_session_timeout = '{_ms(idle)}ms'",
+    ]
+    if settings.read_only:
+        statements.append("SET default_transaction_read_only = on")
+    return "; ".join(statements)
+
+
+def permanent_fix(message: str) -> str | None:
+    """Return the fix for an error that retrying cannot heal, or None if it may heal."""
+    for pattern, fix in _PERMANENT:
+        if pattern.search(message):
+            return fix
+    return None
+
+
+def server_words(err: BaseException) -> str:
+    """Return the meaningful part of a libpq error, on one line."""
+    text = " ".join(str(err).split())
+    failed = re.findall(r"failed: (.*?)(?= connection to server at |$)", text)
+    words = failed[-1] if failed else text
+    return re.sub(r"^(FATAL|ERROR):\s+", "", words).removesuffix(
+        " Is the server running on that host and accepting TCP/IP connections?"
+    )
+
+
+def connect(
+    target: Target,
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> psycopg.Connection:
+    """Open one configured connection, retrying healable failures within the budget."""
+    started = clock()
+    backoff = Backoff(deadline=started + settings.connect_timeout)
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            timeout = _connect_timeout(target.conninfo, clock, backoff)
+            conn = psycopg.connect(
+                target.conninfo, application_name=APPLICATION_NAME, connect_timeout=timeout
+            )
+        except psycopg.OperationalError as err:
+            words = redact_text(server_words(err), target.secrets)
+            fix = permanent_fix(words)
+            if fix is not None:
+                raise ConnectError(
+                    f"cannot connect to {target.shown} ({target.source}): {words}; {fix}"
+                ) from None
+            delay = backoff.next_delay(clock())
+            if delay is None:
+                raise ConnectError(
+                    f"cannot connect to {target.shown} ({target.source}): {words}; still "
+                    f"failing after {clock() - started:.1f}s and {attempts} attempts: check "
+                    f"that the server is up, or allow longer with --dbverify-connect-timeout "
+                    f"(now {settings.connect_timeout:g}s)"
+                ) from None
+            sleep(delay)
+            continue
+        configure(conn, settings)
+        return conn
+
+
+def configure(conn: psycopg.Connection, settings: Settings) -> None:
+    """Apply the verifier's session settings to a fresh connection, leaving it idle."""
+    conn.execute(session_setup(settings))
+    conn.commit()
+
+
+def open_pool(target: Target, settings: Settings, *, max_size: int = 2) -> ConnectionPool:
+    """Return an open pool of configured connections to ``target``.
+
+    Call :func:`connect` first: it retries and explains; the pool then opens at once.
+    """
+    pool = ConnectionPool(
+        target.conninfo,
+        kwargs={"application_name": APPLICATION_NAME},
+        min_size=1,
+        max_size=max_size,
+        open=False,
+        name="pytest-dbverify",
+        configure=lambda conn: configure(conn, settings),
+        check=ConnectionPool.check_connection,
+        timeout=settings.connect_timeout,
+        reconnect_timeout=settings.connect_timeout,
+    )
+    try:
+        pool.open(wait=True, timeout=settings.connect_timeout)
+    except Exception as err:
+        pool.close()
+        raise ConnectError(
+            f"cannot open a connection pool to {target.shown} ({target.source}): "
+            f"{redact_text(server_words(err), target.secrets)}"
+        ) from None
+    return pool
+
+
+def _connect_timeout(conninfo: str, clock: Callable[[], float], backoff: Backoff) -> int | None:
+    if "connect_timeout" in psycopg.conninfo.conninfo_to_dict(conninfo):
+        return None  # the user's own wins
+    # A silent network must not eat the whole budget in one attempt (libpq minimum: 2 s).
+    return max(2, min(10, int(backoff.deadline - clock())))
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)

@@ -1,0 +1,224 @@
+"""One ``pytest --dbverify`` run: target, server facts, built-in items, summary.
+
+Registered by :mod:`pytest_dbverify.plugin` only under ``--dbverify``. Under
+pytest-xdist the controller resolves the target (starting a throwaway server when
+none is set), connects once for the report header and writes the summary; workers
+receive the target in ``workerinput`` and run the checks through their own pool.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from psycopg_pool import ConnectionPool
+
+from pytest_dbverify.errors import DbverifyError
+from pytest_dbverify.migrations import Dbmate
+from pytest_dbverify.pool import connect, open_pool
+from pytest_dbverify.redact import redact_text
+from pytest_dbverify.settings import Settings, describe
+from pytest_dbverify.shared import SharedServers
+from pytest_dbverify.target import Target, resolve_target
+
+PLUGIN_NAME = "dbverify-run"
+THROWAWAY_DB = "dbverify"
+CHECK_MODULES = ("server", "migrations", "tables")
+_TARGET_KEY = "dbverify_target"
+_MIN_SERVER_VERSION = 130000
+
+
+@dataclass(frozen=True)
+class ServerFacts:
+    """What the first connection learned about the target."""
+
+    version: str
+    version_num: int
+    database: str
+    user: str
+    latency_ms: float
+
+
+class VerificationRun:
+    """The state and hooks of one verification run (a pytest plugin object)."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.target: Target | None = None
+        self.facts: ServerFacts | None = None
+        self._pool: ConnectionPool | None = None
+        self._servers: SharedServers | None = None
+        self._outcomes: Counter[str] = Counter()
+        self._started = time.perf_counter()
+        self._workerinput: dict[str, str] | None = getattr(config, "workerinput", None)
+
+    # -- pytest hooks -------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Resolve the target (maybe starting a server) and learn its version, or exit."""
+        try:
+            self.target = self._resolve_target()
+            if self._workerinput is None:  # workers need no header
+                self.facts = self._probe(self.target)
+        except DbverifyError as err:
+            secrets = self.target.secrets if self.target else set()
+            pytest.exit(f"dbverify: {redact_text(str(err), secrets)}", returncode=1)
+
+    def pytest_report_header(self) -> list[str]:
+        """Say what is verified, from where, on which server; never a password."""
+        if self.target is None:
+            return []
+        lines = [f"dbverify target: {self.target.shown} ({self.target.source})"]
+        if self.facts is not None:
+            lines.append(
+                f"dbverify server: PostgreSQL {self.facts.version}, database "
+                f"{self.facts.database} as {self.facts.user}, "
+                f"latency {self.facts.latency_ms:.1f} ms"
+            )
+        lines.append(
+            "dbverify settings: "
+            + ", ".join(describe(self.settings, ["schemas", "read_only", "migrations_dir"]))
+        )
+        return lines
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        """Keep only tests marked ``dbverify``, add the built-in checks, apply include/exclude."""
+        builtin: list[pytest.Item] = []
+        for name in CHECK_MODULES:
+            path = Path(__file__).parent / "checks" / f"{name}.py"
+            module = pytest.Module.from_parent(session, path=path, nodeid=f"dbverify/{name}")
+            builtin.extend(
+                item for item in session.genitems(module) if isinstance(item, pytest.Item)
+            )
+        kept: list[pytest.Item] = []
+        dropped: list[pytest.Item] = []
+        for item in [*builtin, *items]:
+            (kept if self._selected(item) else dropped).append(item)
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Count outcomes for the summary."""
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            self._outcomes[report.outcome] += 1
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        """Close with the target, server, counts and wall time."""
+        if self.target is None:
+            return
+        version = f"PostgreSQL {self.facts.version}" if self.facts else "server version unknown"
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(self._outcomes.items()))
+        terminalreporter.write_sep("-", "dbverify summary")
+        terminalreporter.write_line(f"target: {self.target.shown} ({self.target.source})")
+        terminalreporter.write_line(
+            f"server: {version}; checks: {sum(self._outcomes.values())} "
+            f"({counts or 'none run'}); wall time {time.perf_counter() - self._started:.2f}s"
+        )
+
+    def pytest_unconfigure(self) -> None:
+        """Close the pool (the shared servers stop themselves)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    # -- services for fixtures and checks ---------------------------------------------
+
+    def pool(self) -> ConnectionPool:
+        """Return this process's pool, opening it (with retries) on first use."""
+        if self._pool is None:
+            assert self.target is not None
+            connect(self.target, self.settings).close()  # retries and explains failures
+            self._pool = open_pool(self.target, self.settings, max_size=2)
+        return self._pool
+
+    # -- internals --------------------------------------------------------------------
+
+    def _resolve_target(self) -> Target:
+        if self._workerinput is not None and _TARGET_KEY in self._workerinput:
+            shared = json.loads(self._workerinput[_TARGET_KEY])
+            return Target(shared["conninfo"], shared["source"])
+        target = resolve_target(self.settings)
+        if target is None:
+            target = self._start_throwaway()
+        return target
+
+    def _start_throwaway(self) -> Target:
+        migrations_dir = self.settings.migrations_dir
+        if not migrations_dir.is_dir():
+            raise DbverifyError(
+                f"nothing to verify: no target is set (--dbverify-url, DATABASE_URL, .env, "
+                f"PG* variables) and there is no migrations directory at {migrations_dir} "
+                "to build a throwaway database from (--dbverify-migrations-dir)"
+            )
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        servers = SharedServers(self.config, kinds=[self.settings.server])  # type: ignore[list-item]
+        self.config.pluginmanager.register(servers, "dbverify-servers")
+        self._servers = servers
+        began = time.perf_counter()
+        info = servers.get(self.settings.server)  # type: ignore[arg-type]
+        if reporter is not None:
+            reporter.write_line(
+                f"dbverify: started a throwaway PostgreSQL {info.version} "
+                f"({self.settings.server}) in {time.perf_counter() - began:.2f}s"
+            )
+        began = time.perf_counter()
+        dbmate = Dbmate(info.url(THROWAWAY_DB), migrations_dir=migrations_dir,
+                        pg_bindir=Path(info.bindir))  # fmt: skip
+        dbmate.up()
+        if reporter is not None:
+            reporter.write_line(
+                f"dbverify: applied the migrations of {migrations_dir} "
+                f"in {time.perf_counter() - began:.2f}s"
+            )
+        return Target(info.url(THROWAWAY_DB), f"throwaway {self.settings.server} server")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: object) -> None:
+        """Hand the resolved target to each xdist worker."""
+        assert self.target is not None
+        shared = {"conninfo": self.target.conninfo, "source": self.target.source}
+        node.workerinput[_TARGET_KEY] = json.dumps(shared)  # type: ignore[attr-defined]
+
+    def _probe(self, target: Target) -> ServerFacts:
+        with connect(target, self.settings) as conn:
+            began = time.perf_counter()
+            row = conn.execute(
+                "SELECT current_setting('server_version'), "
+                "current_setting('server_version_num')::int, current_database(), current_user"
+            ).fetchone()
+            latency = (time.perf_counter() - began) * 1000
+        assert row is not None
+        return ServerFacts(row[0], row[1], row[2], row[3], latency)
+
+    def _selected(self, item: pytest.Item) -> bool:
+        if item.get_closest_marker("dbverify") is None:
+            return False
+        name = item.originalname if isinstance(item, pytest.Function) else item.name
+        include, exclude = self.settings.include, self.settings.exclude
+        if include and not any(fnmatch.fnmatchcase(name, p) for p in include):
+            return False
+        return not any(fnmatch.fnmatchcase(name, pattern) for pattern in exclude)
+
+
+def get_run(config: pytest.Config) -> VerificationRun:
+    """Return the run of this pytest session; a usage error without ``--dbverify``."""
+    run = config.pluginmanager.get_plugin(PLUGIN_NAME)
+    if not isinstance(run, VerificationRun):
+        raise pytest.UsageError("this needs a verification run: pass --dbverify")
+    return run
+
+
+def minimum_version_ok(version_num: int) -> bool:
+    """Return True for PostgreSQL 13 or newer, the oldest the verifier supports."""
+    return version_num >= _MIN_SERVER_VERSION

@@ -1,0 +1,226 @@
+"""Settings: declared once, resolved once into a frozen object, each value with its source.
+
+Every setting exists as a command-line flag ``--dbverify-x``, an ini key ``dbverify_x``
+and an environment variable ``DBVERIFY_X``. The first of those that is set (not None)
+wins, in that order, else the default. There is deliberately no password setting:
+libpq reads ``PGPASSWORD``, ``~/.pgpass`` and service files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+IniType = Literal["string", "bool", "linelist", "args"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its name, meaning, type and default."""
+
+    name: str
+    help: str
+    parse: Callable[[str], Any]
+    default: Any
+    ini_type: IniType = "string"
+    accepts: str = ""
+    is_flag: bool = False
+
+    @property
+    def flag(self) -> str:
+        """Return the command-line flag, ``--dbverify-x-y``."""
+        return "--dbverify-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        """Return the ini key, ``dbverify_x_y``."""
+        return f"dbverify_{self.name}"
+
+    @property
+    def env(self) -> str:
+        """Return the environment variable, ``DBVERIFY_X_Y``."""
+        return f"DBVERIFY_{self.name.upper()}"
+
+
+def parse_bool(text: str) -> bool:
+    """Parse yes/no words; anything else is an error."""
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError(text)
+
+
+def parse_seconds(text: str) -> float:
+    """Parse a positive number of seconds."""
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise ValueError(text)
+    return value
+
+
+def parse_count(text: str) -> int:
+    """Parse a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+def parse_list(text: str) -> tuple[str, ...]:
+    """Parse a comma- or newline-separated list, dropping blanks."""
+    return tuple(part.strip() for part in text.replace("\n", ",").split(",") if part.strip())
+
+
+def parse_server(text: str) -> str:
+    """Parse a throwaway server kind."""
+    kind = text.strip().lower()
+    if kind not in ("embedded", "system"):
+        raise ValueError(text)
+    return kind
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("url", "database to verify (URL or conninfo); default: DATABASE_URL, .env, PG* "
+           "variables, else a throwaway server with the migrations applied",
+           str, None, accepts="a postgres:// URL or a libpq conninfo string"),
+    Option("migrations_dir", "dbmate migrations directory", Path, Path("db/migrations"),
+           accepts="a directory path"),
+    Option("migrations_table", "dbmate's migrations table", str, "schema_migrations",
+           accepts="a table name"),
+    Option("schemas", "schemas to verify", parse_list, ("public",), "linelist",
+           accepts="schema names, comma-separated"),
+    Option("exclude_tables", "tables to leave out (schema.table or table)", parse_list, (),
+           "linelist", accepts="table names, comma-separated"),
+    Option("connect_timeout", "total seconds to keep retrying a connection that can heal",
+           parse_seconds, 30.0, accepts="seconds > 0"),
+    Option("lock_timeout", "lock_timeout of every verifier connection, in seconds",
+           parse_seconds, 2.0, accepts="seconds > 0"),
+    Option("statement_timeout", "statement_timeout of every verifier connection, in seconds",
+           parse_seconds, 30.0, accepts="seconds > 0"),
+    Option("read_only", "run only checks that write nothing (replicas, cautious production)",
+           parse_bool, False, "bool", accepts="true or false", is_flag=True),
+    Option("include", "run only checks whose name matches one of these patterns",
+           parse_list, (), "linelist", accepts="fnmatch patterns, comma-separated"),
+    Option("exclude", "skip checks whose name matches one of these patterns",
+           parse_list, (), "linelist", accepts="fnmatch patterns, comma-separated"),
+    Option("examples", "hypothesis examples per property check", parse_count, 20,
+           accepts="a whole number >= 1"),
+    Option("server", "throwaway server to use when no target is set", parse_server,
+           "embedded", accepts="embedded or system"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings of one run; ``sources`` says where each value came from."""
+
+    url: str | None
+    migrations_dir: Path
+    migrations_table: str
+    schemas: tuple[str, ...]
+    exclude_tables: tuple[str, ...]
+    connect_timeout: float
+    lock_timeout: float
+    statement_timeout: float
+    read_only: bool
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    examples: int
+    server: str
+    sources: Mapping[str, str]
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Declare ``--dbverify`` and every setting's flag and ini key."""
+    group = parser.getgroup("dbverify", "database verification (pytest-dbverify)")
+    group.addoption(
+        "--dbverify",
+        action="store_true",
+        default=False,
+        help="verify the database: run the built-in checks and tests marked dbverify only",
+    )
+    for option in OPTIONS:
+        text = f"{option.help} (env {option.env}; default: {_show(option.default)})"
+        if option.is_flag:
+            group.addoption(option.flag, action="store_const", const="true", default=None,
+                            help=text)  # fmt: skip
+        else:
+            metavar = option.accepts.split(",")[0].upper().replace(" ", "_")[:20]
+            group.addoption(option.flag, default=None, metavar=metavar,
+                            help=f"{text}; accepts {option.accepts}")  # fmt: skip
+        # No ini default: None tells "not set" apart from an explicit empty value.
+        parser.addini(option.ini, f"{option.help} ({option.accepts})", type=option.ini_type,
+                      default=None)  # fmt: skip
+
+
+def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve every setting once: command line > ini > environment > default."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for option in OPTIONS:
+        values[option.name], sources[option.name] = _resolve_one(option, config, environ)
+    if values["migrations_dir"] is not None and not values["migrations_dir"].is_absolute():
+        values["migrations_dir"] = config.rootpath / values["migrations_dir"]
+    return Settings(**values, sources=sources)
+
+
+def _resolve_one(
+    option: Option, config: pytest.Config, environ: Mapping[str, str]
+) -> tuple[Any, str]:
+    cli = config.getoption(option.flag)
+    if cli is not None:
+        return _parse(option, cli, option.flag), "command line"
+    ini = config.getini(option.ini)
+    if ini is not None and not _is_empty_list(ini, option):
+        return _parse_ini(option, ini), f"ini {option.ini}"
+    env = environ.get(option.env)
+    if env is not None and env != "":
+        return _parse(option, env, option.env), f"env {option.env}"
+    return option.default, "default"
+
+
+def _parse_ini(option: Option, value: object) -> Any:
+    if option.ini_type == "bool":
+        return bool(value)
+    if option.ini_type == "linelist":
+        assert isinstance(value, list)
+        return parse_list(",".join(value))
+    return _parse(option, str(value), option.ini)
+
+
+def _is_empty_list(value: object, option: Option) -> bool:
+    # pytest returns [] for an unset linelist even with default=None on some versions.
+    return option.ini_type == "linelist" and value == []
+
+
+def _parse(option: Option, text: str, where: str) -> Any:
+    try:
+        return option.parse(text)
+    except ValueError:
+        raise pytest.UsageError(
+            f"{where}={text!r} is not valid for {option.name.replace('_', ' ')}: "
+            f"expected {option.accepts}"
+        ) from None
+
+
+def _show(value: object) -> str:
+    if isinstance(value, tuple):
+        return ",".join(value) or "none"
+    return "none" if value is None else str(value)
+
+
+def describe(settings: Settings, names: Sequence[str]) -> list[str]:
+    """Return ``name=value (source)`` for the named settings, for the report header."""
+    shown = {field.name: getattr(settings, field.name) for field in fields(settings)}
+    return [f"{name}={_show(shown[name])} ({settings.sources[name]})" for name in names]

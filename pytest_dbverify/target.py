@@ -1,0 +1,111 @@
+"""Which database to verify: the first source that names one wins.
+
+``--dbverify-url`` (or its ini key / ``DBVERIFY_URL``) > ``DATABASE_URL`` from the
+environment > ``DATABASE_URL`` from ``.env`` in the working directory (never overriding
+the environment, as dbmate reads it) > libpq's ``PG*`` variables > None, meaning a
+throwaway server with the migrations applied. URLs and conninfo strings pass through to
+libpq untouched (sslmode, sslrootcert, options, target_session_attrs, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg.conninfo
+import pytest
+
+from pytest_dbverify.redact import redact_conninfo, redact_text, secrets_in
+from pytest_dbverify.settings import Settings
+
+# The libpq variables that name a server by themselves (PGPASSWORD alone names none).
+_LIBPQ_TARGET_VARS = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
+_DOTENV_LINE = re.compile(
+    r"^\s*(?:export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?P<value>.*?)\s*$"
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The database under verification; ``conninfo`` may hold a password, ``shown`` never."""
+
+    conninfo: str
+    source: str
+
+    @property
+    def shown(self) -> str:
+        """Return the target for messages, with any password replaced by ``***``."""
+        return redact_conninfo(self.conninfo) if self.conninfo else "(libpq PG* variables)"
+
+    @property
+    def secrets(self) -> set[str]:
+        """Return the literal passwords to mask in any text about this target."""
+        return secrets_in(self.conninfo)
+
+
+def resolve_target(
+    settings: Settings, *, environ: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Target | None:
+    """Return the target named by settings or environment, or None for a throwaway server."""
+    environ = os.environ if environ is None else environ
+    if settings.url is not None:
+        return _checked(Target(settings.url, settings.sources["url"]))
+    if environ.get("DATABASE_URL"):
+        return _checked(Target(environ["DATABASE_URL"], "env DATABASE_URL"))
+    dotenv = (cwd or Path.cwd()) / ".env"
+    if dotenv.is_file():
+        url = read_dotenv(dotenv).get("DATABASE_URL")
+        if url:
+            return _checked(Target(url, f"DATABASE_URL in {dotenv}"))
+    named = [name for name in _LIBPQ_TARGET_VARS if environ.get(name)]
+    if named:
+        return Target("", f"libpq variables {', '.join(named)}")
+    return None
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Read ``KEY=value`` lines as dbmate does; a line of any other shape is an error.
+
+    Strict on purpose: a mistyped line must not silently drop the target and leave the
+    run verifying a throwaway server instead of the database the user meant.
+    """
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _DOTENV_LINE.match(line)
+        if not match:
+            raise pytest.UsageError(
+                f"{path}:{number}: not a KEY=value line: fix or remove it "
+                "(dbmate and pytest-dbverify read DATABASE_URL from this file)"
+            )
+        values[match["key"]] = _unquote(match["value"])
+    return values
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value.split(" #", 1)[0].rstrip()
+
+
+def _checked(target: Target) -> Target:
+    """Reject what libpq cannot parse now, with a message that shows no password."""
+    conninfo = target.conninfo.strip()
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", conninfo)
+    if scheme and scheme.group(1) not in ("postgres", "postgresql"):
+        raise pytest.UsageError(
+            f"{target.source}: unsupported URL scheme {scheme.group(1)!r} in {target.shown}: "
+            "expected postgres:// or postgresql://"
+        )
+    try:
+        psycopg.conninfo.conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError as err:
+        detail = redact_text(str(err).strip().splitlines()[0], target.secrets)
+        raise pytest.UsageError(
+            f"{target.source}: not a valid connection string ({detail}): {target.shown}"
+        ) from None
+    return Target(conninfo, target.source)
