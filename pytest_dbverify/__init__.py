@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         MigrationError,
         ServerStartError,
     )
+    from pytest_dbverify.health import HealthReport, health_check
     from pytest_dbverify.migrations import Dbmate, DbmateResult, MigrationStatus, find_dbmate
     from pytest_dbverify.redact import redact_conninfo, redact_text
 
@@ -31,6 +32,8 @@ _EXPORTS = {
     "DbverifyError": "errors",
     "MigrationError": "errors",
     "ServerStartError": "errors",
+    "HealthReport": "health",
+    "health_check": "health",
     "Dbmate": "migrations",
     "DbmateResult": "migrations",
     "MigrationStatus": "migrations",
@@ -44,6 +47,7 @@ __all__ = [
     "Dbmate",
     "DbmateResult",
     "DbverifyError",
+    "HealthReport",
     "MigrationError",
     "MigrationStatus",
     "PgBinaries",
@@ -52,6 +56,7 @@ __all__ = [
     "ThrowawayServer",
     "find_binaries",
     "find_dbmate",
+    "health_check",
     "redact_conninfo",
     "redact_text",
     "throwaway_server",

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import psycopg
 
+MIN_SERVER_VERSION_NUM = 130000
+
 _TABLES = """
 SELECT n.nspname, c.relname
   FROM pg_catalog.pg_class c
@@ -14,6 +16,11 @@ SELECT n.nspname, c.relname
  WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY(%s)
  ORDER BY n.nspname, c.relname
 """
+
+
+def minimum_version_ok(version_num: int) -> bool:
+    """Return True for PostgreSQL 13 or newer (``server_version_num``), the oldest supported."""
+    return version_num >= MIN_SERVER_VERSION_NUM
 
 
 @dataclass(frozen=True, order=True)

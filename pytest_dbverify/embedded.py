@@ -100,6 +100,7 @@ class ThrowawayServer:
     """A PostgreSQL server that lives in a temporary directory for one test run.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop` yourself.
+    ``port`` pins the TCP port (default: a free one); ``settings`` adds server settings.
     """
 
     def __init__(
@@ -109,8 +110,10 @@ class ThrowawayServer:
         base_dir: Path | None = None,
         ready_timeout: float = 30.0,
         settings: Mapping[str, str] | None = None,
+        port: int | None = None,
     ) -> None:
         self.binaries = binaries
+        self.port = port
         self.settings = {**_SERVER_SETTINGS, **(settings or {})}
         self.base_dir = base_dir or default_base_dir()
         self.ready_timeout = ready_timeout
@@ -218,7 +221,7 @@ class ThrowawayServer:
         assert self.run_dir is not None
         last_error = ""
         for _attempt in range(3):  # another process may take the free port before we bind it
-            port = _free_port()
+            port = self.port or _free_port()
             log = self.run_dir / _LOG_FILE
             settings = {
                 **self.settings,
@@ -248,7 +251,7 @@ class ThrowawayServer:
             last_error = _tail(log.read_text(errors="replace"))
             _terminate(self._postmaster)
             self._postmaster = None
-            if "could not bind" not in last_error and "in use" not in last_error:
+            if self.port or ("could not bind" not in last_error and "in use" not in last_error):
                 break
         raise ServerStartError(
             f"PostgreSQL {binaries.version} from {binaries.bindir} did not start within "

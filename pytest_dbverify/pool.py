@@ -98,8 +98,9 @@ def permanent_fix(message: str) -> str | None:
 def server_words(err: BaseException) -> str:
     """Return the meaningful part of a libpq error, on one line."""
     text = " ".join(str(err).split())
-    failed = re.findall(r"failed: (.*?)(?= connection to server at |$)", text)
-    words = failed[-1] if failed else text
+    # libpq: "connection to server at "h", port 5432 failed: FATAL:  <the server's words>";
+    # with several hosts, the last attempt's words are the ones to show.
+    words = text.rsplit("failed: ", 1)[-1]
     return re.sub(r"^(FATAL|ERROR):\s+", "", words).removesuffix(
         " Is the server running on that host and accepting TCP/IP connections?"
     )
@@ -111,8 +112,12 @@ def connect(
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    budget_setting: str = "--dbverify-connect-timeout",
 ) -> psycopg.Connection:
-    """Open one configured connection, retrying healable failures within the budget."""
+    """Open one configured connection, retrying healable failures within the budget.
+
+    ``budget_setting`` is what the caller's user sets to allow a longer budget.
+    """
     started = clock()
     backoff = Backoff(deadline=started + settings.connect_timeout)
     attempts = 0
@@ -135,7 +140,7 @@ def connect(
                 raise ConnectError(
                     f"cannot connect to {target.shown} ({target.source}): {words}; still "
                     f"failing after {clock() - started:.1f}s and {attempts} attempts: check "
-                    f"that the server is up, or allow longer with --dbverify-connect-timeout "
+                    f"that the server is up, or allow longer with {budget_setting} "
                     f"(now {settings.connect_timeout:g}s)"
                 ) from None
             sleep(delay)
@@ -146,8 +151,10 @@ def connect(
 
 def configure(conn: psycopg.Connection, settings: Settings) -> None:
     """Apply the verifier's session settings to a fresh connection, leaving it idle."""
+    # In autocommit the SETs travel as one simple query: one round trip, no BEGIN/COMMIT.
+    autocommit, conn.autocommit = conn.autocommit, True
     conn.execute(session_setup(settings))
-    conn.commit()
+    conn.autocommit = autocommit
 
 
 def open_pool(target: Target, settings: Settings, *, max_size: int = 2) -> ConnectionPool:

@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool
 
 from pytest_dbverify.errors import DbverifyError
 from pytest_dbverify.migrations import Dbmate
-from pytest_dbverify.pool import connect, open_pool
+from pytest_dbverify.pool import ConnectError, connect, open_pool
 from pytest_dbverify.redact import redact_text
 from pytest_dbverify.settings import Settings, describe
 from pytest_dbverify.shared import SharedServers
@@ -30,7 +30,6 @@ PLUGIN_NAME = "dbverify-run"
 THROWAWAY_DB = "dbverify"
 CHECK_MODULES = ("server", "migrations", "tables")
 _TARGET_KEY = "dbverify_target"
-_MIN_SERVER_VERSION = 130000
 
 
 @dataclass(frozen=True)
@@ -57,16 +56,23 @@ class VerificationRun:
         self._outcomes: Counter[str] = Counter()
         self._started = time.perf_counter()
         self._workerinput: dict[str, str] | None = getattr(config, "workerinput", None)
+        self.connect_error: str | None = None
 
     # -- pytest hooks -------------------------------------------------------------
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        """Resolve the target (maybe starting a server) and learn its version, or exit."""
+        """Resolve the target (maybe starting a server) and learn its version, or exit.
+
+        An unreachable target is a finding, not a crash: it becomes the failure of
+        ``test_server_reachable`` (so JUnit reports carry it) and nothing else runs.
+        """
         try:
             self.target = self._resolve_target()
             if self._workerinput is None:  # workers need no header
                 self.facts = self._probe(self.target)
+        except ConnectError as err:
+            self.connect_error = str(err)
         except DbverifyError as err:
             secrets = self.target.secrets if self.target else set()
             pytest.exit(f"dbverify: {redact_text(str(err), secrets)}", returncode=1)
@@ -94,7 +100,8 @@ class VerificationRun:
     ) -> None:
         """Keep only tests marked ``dbverify``, add the built-in checks, apply include/exclude."""
         builtin: list[pytest.Item] = []
-        for name in CHECK_MODULES:
+        # Unreachable: only the check that says so (the others would wait and fail alike).
+        for name in ("server",) if self.connect_error else CHECK_MODULES:
             path = Path(__file__).parent / "checks" / f"{name}.py"
             module = pytest.Module.from_parent(session, path=path, nodeid=f"dbverify/{name}")
             builtin.extend(
@@ -103,7 +110,10 @@ class VerificationRun:
         kept: list[pytest.Item] = []
         dropped: list[pytest.Item] = []
         for item in [*builtin, *items]:
-            (kept if self._selected(item) else dropped).append(item)
+            selected = self._selected(item)
+            if self.connect_error and item.name != "test_server_reachable":
+                selected = False
+            (kept if selected else dropped).append(item)
         if dropped:
             config.hook.pytest_deselected(items=dropped)
         items[:] = kept
@@ -136,6 +146,8 @@ class VerificationRun:
 
     def pool(self) -> ConnectionPool:
         """Return this process's pool, opening it (with retries) on first use."""
+        if self.connect_error:
+            pytest.fail(self.connect_error, pytrace=False)
         if self._pool is None:
             assert self.target is not None
             connect(self.target, self.settings).close()  # retries and explains failures
@@ -147,7 +159,8 @@ class VerificationRun:
     def _resolve_target(self) -> Target:
         if self._workerinput is not None and _TARGET_KEY in self._workerinput:
             shared = json.loads(self._workerinput[_TARGET_KEY])
-            return Target(shared["conninfo"], shared["source"])
+            self.connect_error = shared["connect_error"]
+            return Target(shared["conninfo"], shared["source"], shared["label"])
         target = resolve_target(self.settings)
         if target is None:
             target = self._start_throwaway()
@@ -187,7 +200,12 @@ class VerificationRun:
     def pytest_configure_node(self, node: object) -> None:
         """Hand the resolved target to each xdist worker."""
         assert self.target is not None
-        shared = {"conninfo": self.target.conninfo, "source": self.target.source}
+        shared = {
+            "conninfo": self.target.conninfo,
+            "source": self.target.source,
+            "label": self.target.label,
+            "connect_error": self.connect_error,
+        }
         node.workerinput[_TARGET_KEY] = json.dumps(shared)  # type: ignore[attr-defined]
 
     def _probe(self, target: Target) -> ServerFacts:
@@ -217,8 +235,3 @@ def get_run(config: pytest.Config) -> VerificationRun:
     if not isinstance(run, VerificationRun):
         raise pytest.UsageError("this needs a verification run: pass --dbverify")
     return run
-
-
-def minimum_version_ok(version_num: int) -> bool:
-    """Return True for PostgreSQL 13 or newer, the oldest the verifier supports."""
-    return version_num >= _MIN_SERVER_VERSION

@@ -32,6 +32,7 @@ class Option:
     default: Any
     ini_type: IniType = "string"
     accepts: str = ""
+    metavar: str = "VALUE"
     is_flag: bool = False
 
     @property
@@ -92,31 +93,33 @@ def parse_server(text: str) -> str:
 OPTIONS: tuple[Option, ...] = (
     Option("url", "database to verify (URL or conninfo); default: DATABASE_URL, .env, PG* "
            "variables, else a throwaway server with the migrations applied",
-           str, None, accepts="a postgres:// URL or a libpq conninfo string"),
+           str, None, accepts="a postgres:// URL or a libpq conninfo string", metavar="URL"),
     Option("migrations_dir", "dbmate migrations directory", Path, Path("db/migrations"),
-           accepts="a directory path"),
+           accepts="a directory path", metavar="DIR"),
     Option("migrations_table", "dbmate's migrations table", str, "schema_migrations",
-           accepts="a table name"),
+           accepts="a table name", metavar="TABLE"),
     Option("schemas", "schemas to verify", parse_list, ("public",), "linelist",
-           accepts="schema names, comma-separated"),
+           accepts="schema names, comma-separated", metavar="SCHEMAS"),
     Option("exclude_tables", "tables to leave out (schema.table or table)", parse_list, (),
-           "linelist", accepts="table names, comma-separated"),
+           "linelist", accepts="table names, comma-separated", metavar="TABLES"),
     Option("connect_timeout", "total seconds to keep retrying a connection that can heal",
-           parse_seconds, 30.0, accepts="seconds > 0"),
+           parse_seconds, 30.0, accepts="seconds > 0", metavar="SECONDS"),
     Option("lock_timeout", "lock_timeout of every verifier connection, in seconds",
-           parse_seconds, 2.0, accepts="seconds > 0"),
+           parse_seconds, 2.0, accepts="seconds > 0", metavar="SECONDS"),
     Option("statement_timeout", "statement_timeout of every verifier connection, in seconds",
-           parse_seconds, 30.0, accepts="seconds > 0"),
+           parse_seconds, 30.0, accepts="seconds > 0", metavar="SECONDS"),
     Option("read_only", "run only checks that write nothing (replicas, cautious production)",
            parse_bool, False, "bool", accepts="true or false", is_flag=True),
     Option("include", "run only checks whose name matches one of these patterns",
-           parse_list, (), "linelist", accepts="fnmatch patterns, comma-separated"),
+           parse_list, (), "linelist", accepts="fnmatch patterns, comma-separated",
+           metavar="PATTERNS"),
     Option("exclude", "skip checks whose name matches one of these patterns",
-           parse_list, (), "linelist", accepts="fnmatch patterns, comma-separated"),
+           parse_list, (), "linelist", accepts="fnmatch patterns, comma-separated",
+           metavar="PATTERNS"),
     Option("examples", "hypothesis examples per property check", parse_count, 20,
-           accepts="a whole number >= 1"),
+           accepts="a whole number >= 1", metavar="N"),
     Option("server", "throwaway server to use when no target is set", parse_server,
-           "embedded", accepts="embedded or system"),
+           "embedded", accepts="embedded or system", metavar="KIND"),
 )  # fmt: skip
 
 
@@ -139,6 +142,12 @@ class Settings:
     server: str
     sources: Mapping[str, str]
 
+    @classmethod
+    def defaults(cls) -> Settings:
+        """Return every setting at its default, as a program outside pytest starts from."""
+        values = {option.name: option.default for option in OPTIONS}
+        return cls(**values, sources=dict.fromkeys(values, "default"))
+
 
 def add_options(parser: pytest.Parser) -> None:
     """Declare ``--dbverify`` and every setting's flag and ini key."""
@@ -155,8 +164,7 @@ def add_options(parser: pytest.Parser) -> None:
             group.addoption(option.flag, action="store_const", const="true", default=None,
                             help=text)  # fmt: skip
         else:
-            metavar = option.accepts.split(",")[0].upper().replace(" ", "_")[:20]
-            group.addoption(option.flag, default=None, metavar=metavar,
+            group.addoption(option.flag, default=None, metavar=option.metavar,
                             help=f"{text}; accepts {option.accepts}")  # fmt: skip
         # No ini default: None tells "not set" apart from an explicit empty value.
         parser.addini(option.ini, f"{option.help} ({option.accepts})", type=option.ini_type,

@@ -34,11 +34,14 @@ class Target:
 
     conninfo: str
     source: str
+    label: str = ""
 
     @property
     def shown(self) -> str:
         """Return the target for messages, with any password replaced by ``***``."""
-        return redact_conninfo(self.conninfo) if self.conninfo else "(libpq PG* variables)"
+        if self.conninfo:
+            return redact_conninfo(self.conninfo)
+        return self.label or "(libpq defaults)"
 
     @property
     def secrets(self) -> set[str]:
@@ -62,7 +65,9 @@ def resolve_target(
             return _checked(Target(url, f"DATABASE_URL in {dotenv}"))
     named = [name for name in _LIBPQ_TARGET_VARS if environ.get(name)]
     if named:
-        return Target("", f"libpq variables {', '.join(named)}")
+        # libpq reads the variables itself; the label only shows them (none is secret).
+        label = " ".join(f"{name}={environ[name]}" for name in named)
+        return Target("", "libpq environment variables", label=label)
     return None
 
 

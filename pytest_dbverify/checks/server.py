@@ -8,18 +8,22 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
-from pytest_dbverify.run import VerificationRun, minimum_version_ok
+from pytest_dbverify.catalog import minimum_version_ok
+from pytest_dbverify.run import VerificationRun
 
 pytestmark = pytest.mark.dbverify
 
 
 def test_server_reachable(
-    dbverify_conn: psycopg.Connection, record_property: Callable[[str, object], None]
+    dbverify_run: VerificationRun, record_property: Callable[[str, object], None]
 ) -> None:
     """A pooled connection answers a query; its round trip is reported."""
-    began = time.perf_counter()
-    assert dbverify_conn.execute("SELECT 1").fetchone() == (1,)
-    record_property("latency_ms", round((time.perf_counter() - began) * 1000, 2))
+    if dbverify_run.connect_error:
+        pytest.fail(dbverify_run.connect_error, pytrace=False)
+    with dbverify_run.pool().connection() as dbverify_conn:
+        began = time.perf_counter()
+        assert dbverify_conn.execute("SELECT 1").fetchone() == (1,)
+        record_property("latency_ms", round((time.perf_counter() - began) * 1000, 2))
 
 
 def test_server_version_supported(dbverify_conn: psycopg.Connection) -> None:

@@ -1,0 +1,285 @@
+"""`pytest --dbverify` as a user runs it: one tiny project per scenario, real servers."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from pytest_dbverify.binaries import find_binaries
+from pytest_dbverify.embedded import ServerInfo, ThrowawayServer
+from tests.conftest import MIGRATIONS_DIR, Database
+
+pytestmark = pytest.mark.usefixtures("clean_environment")
+
+SECRET = "planted-secret-pw"
+MARKED_TEST = """
+import pytest
+
+@pytest.mark.dbverify
+def test_my_own_database_test(dbverify_conn):
+    assert dbverify_conn.execute("SELECT 41 + 1").fetchone() == (42,)
+
+def test_a_unit_test():
+    pass
+"""
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No target leaks in from the outer environment."""
+    for name in ("DATABASE_URL", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("DBVERIFY_URL", "DBVERIFY_SCHEMAS", "DBVERIFY_READ_ONLY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def password_server() -> Iterator[ServerInfo]:
+    """A server that checks passwords over TCP, with role ``app`` (password SECRET)."""
+    with ThrowawayServer(find_binaries("embedded")) as server:
+        info = server.info
+        assert server.run_dir is not None
+        (server.run_dir / "data" / "pg_hba.conf").write_text(
+            "local all all trust\n"
+            "host all postgres 127.0.0.1/32 trust\n"
+            "host all all 127.0.0.1/32 scram-sha-256\n"
+        )
+        with psycopg.connect(info.conninfo(), autocommit=True) as conn:
+            conn.execute(f"CREATE ROLE app LOGIN PASSWORD '{SECRET}'")
+            conn.execute("GRANT ALL ON SCHEMA public TO app")
+            conn.execute("SELECT pg_reload_conf()")
+        yield info
+
+
+def app_url(info: ServerInfo, password: str = SECRET, dbname: str = "postgres") -> str:
+    return f"postgresql://app:{password}@127.0.0.1:{info.port}/{dbname}?sslmode=disable"
+
+
+def with_migrations(pytester: pytest.Pytester) -> None:
+    shutil.copytree(MIGRATIONS_DIR, pytester.path / "db" / "migrations")
+
+
+def output_of(result: pytest.RunResult) -> str:
+    return "\n".join(result.outlines + result.errlines)
+
+
+def test_without_dbverify_the_plugin_is_inert(pytester: pytest.Pytester, monkeypatch) -> None:
+    # A target that would fail loudly if anything tried to reach it.
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody:x@127.0.0.1:1/none")
+    pytester.makepyfile(test_mixed=MARKED_TEST)
+    result = pytester.runpytest_subprocess("-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*database test: run it with pytest --dbverify*"])
+    assert "dbverify target" not in result.stdout.str()
+
+
+def test_help_lists_every_setting_in_a_dbverify_group(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(
+        [
+            "database verification (pytest-dbverify):",
+            "*--dbverify *",
+            "*--dbverify-url=*",
+            "*--dbverify-lock-timeout=SECONDS*",
+            "*dbverify_read_only (bool):*",
+        ]
+    )
+
+
+def test_main_job_without_a_target_verifies_a_throwaway_server(
+    pytester: pytest.Pytester,
+) -> None:
+    with_migrations(pytester)
+    pytester.makepyfile(test_mixed=MARKED_TEST)
+    result = pytester.runpytest_subprocess("--dbverify", "-v")
+    result.stdout.fnmatch_lines(
+        [
+            "dbverify: started a throwaway PostgreSQL 18.* (embedded) in *s",
+            "dbverify: applied the migrations of * in *s",
+            "dbverify target: postgres://postgres@127.0.0.1:*/dbverify* (throwaway embedded *)",
+            "dbverify server: PostgreSQL 18.*",
+            "*dbverify/server::test_server_reachable PASSED*",
+            "*dbverify/migrations::test_migration_applied?20260105090000_*] PASSED*",
+            "*dbverify/tables::test_table_readable?public.like_engagement] PASSED*",
+            "*test_mixed.py::test_my_own_database_test PASSED*",
+            "*dbverify summary*",
+            "server: PostgreSQL 18.*; checks: * passed*",
+        ]
+    )
+    assert "test_a_unit_test" not in result.stdout.str()
+    assert result.ret == 0
+
+
+def test_database_url_from_the_environment_is_the_target(
+    pytester: pytest.Pytester, learning_db: Database, monkeypatch
+) -> None:
+    with_migrations(pytester)
+    monkeypatch.setenv("DATABASE_URL", learning_db.url)
+    result = pytester.runpytest_subprocess("--dbverify")
+    result.stdout.fnmatch_lines(
+        [f"dbverify target: {learning_db.url} (env DATABASE_URL)", "*passed*"]
+    )
+    assert "throwaway" not in result.stdout.str()
+    assert result.ret == 0
+
+
+def test_precedence_of_target_sources(
+    pytester: pytest.Pytester, learning_db: Database, monkeypatch
+) -> None:
+    with_migrations(pytester)
+    dead = "postgresql://postgres@127.0.0.1:1/dead"
+    # .env alone
+    pytester.makefile("", **{".env": f"# comment\nexport DATABASE_URL='{learning_db.url}'\n"})
+    result = pytester.runpytest_subprocess("--dbverify", "--co")
+    result.stdout.fnmatch_lines([f"dbverify target: {learning_db.url} (DATABASE_URL in *.env)"])
+    # the environment wins over .env, and --dbverify-url over both
+    monkeypatch.setenv("DATABASE_URL", dead)
+    result = pytester.runpytest_subprocess("--dbverify", f"--dbverify-url={learning_db.url}")
+    result.stdout.fnmatch_lines([f"dbverify target: {learning_db.url} (command line)"])
+    assert result.ret == 0
+    # libpq variables when nothing else is set
+    monkeypatch.delenv("DATABASE_URL")
+    (pytester.path / ".env").unlink()
+    monkeypatch.setenv("PGHOST", learning_db.server.socket_dir)
+    monkeypatch.setenv("PGPORT", str(learning_db.server.port))
+    monkeypatch.setenv("PGUSER", "postgres")
+    monkeypatch.setenv("PGDATABASE", learning_db.name)
+    result = pytester.runpytest_subprocess("--dbverify")
+    result.stdout.fnmatch_lines(
+        [
+            f"dbverify target: PGHOST={learning_db.server.socket_dir} PGPORT=* PGDATABASE=t_* "
+            "PGUSER=postgres (libpq environment variables)"
+        ]
+    )
+    assert result.ret == 0
+
+
+def test_only_marked_tests_and_builtin_checks_run_and_can_be_filtered(
+    pytester: pytest.Pytester, learning_db: Database, monkeypatch
+) -> None:
+    with_migrations(pytester)
+    monkeypatch.setenv("DATABASE_URL", learning_db.url)
+    pytester.makepyfile(test_mixed=MARKED_TEST)
+    result = pytester.runpytest_subprocess(
+        "--dbverify", "--dbverify-exclude=test_table_*,test_migration_*", "-v"
+    )
+    result.assert_outcomes(passed=5)  # 3 server checks, 1 migrations-without-file, 1 own
+    assert "test_table_readable" not in result.stdout.str()
+    result = pytester.runpytest_subprocess("--dbverify", "--dbverify-include=test_table_*")
+    result.assert_outcomes(passed=8)  # the seven tables and schema_migrations
+
+
+def test_a_pending_migration_fails_by_name(
+    pytester: pytest.Pytester, pg_server: ServerInfo, monkeypatch
+) -> None:
+    from tests.conftest import LEARNING_TEMPLATE, create_database, drop_database
+
+    db = create_database(pg_server, template=LEARNING_TEMPLATE)
+    try:
+        with db.connect(autocommit=True) as conn:
+            conn.execute("DELETE FROM schema_migrations WHERE version = '20260204111500'")
+        with_migrations(pytester)
+        monkeypatch.setenv("DATABASE_URL", db.url)
+        result = pytester.runpytest_subprocess("--dbverify", "-n", "2")
+        result.stdout.fnmatch_lines(
+            [
+                "FAILED dbverify/migrations::test_migration_applied"
+                "?20260204111500_add_newest_content_and_stale_session_indexes]*",
+                "*1 failed*",
+            ]
+        )
+        assert result.ret == 1
+    finally:
+        drop_database(db)
+
+
+def test_a_server_that_starts_late_is_waited_for(pytester: pytest.Pytester, monkeypatch) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{port}/postgres")
+    server = ThrowawayServer(find_binaries("embedded"), port=port)
+    starter = threading.Timer(5.0, server.start)
+    starter.start()
+    try:
+        began = time.monotonic()
+        result = pytester.runpytest_subprocess("--dbverify", "--dbverify-connect-timeout=30")
+        assert time.monotonic() - began > 5
+        result.stdout.fnmatch_lines(["*passed*"])
+        assert result.ret == 0
+    finally:
+        starter.join()
+        server.stop()
+
+
+def test_a_wrong_password_fails_at_once_with_one_safe_line(
+    pytester: pytest.Pytester, password_server: ServerInfo, monkeypatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", app_url(password_server, password="wrong-" + SECRET))
+    began = time.monotonic()
+    result = pytester.runpytest_subprocess("--dbverify")
+    elapsed = time.monotonic() - began
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_server_reachable _*",
+            "cannot connect to "
+            "postgresql://app:***@127.0.0.1:*/postgres?sslmode=disable (env DATABASE_URL): "
+            'password authentication failed for user "app"; check the user and password*',
+            "*1 failed*",
+        ]
+    )
+    assert SECRET not in output_of(result)
+    assert elapsed < 2 + 1.5  # the pytest subprocess itself takes about a second
+
+
+@pytest.mark.parametrize(
+    ("extra_args", "expected_exit"),
+    [
+        pytest.param([], 0, id="success"),
+        pytest.param(["--dbverify-lock-timeout=soon"], 4, id="usage-error"),
+        pytest.param(["--dbverify-url=postgresql://app:{secret}@127.0.0.1:1/x"], 1, id="refused"),
+        pytest.param(
+            ["--dbverify-url=postgresql://app:{secret}@127.0.0.1:1/x", "-n", "2"],
+            1,
+            id="refused-xdist",
+        ),
+        pytest.param(["--dbverify-url=postgresql://app:{secret}@[::1/x"], 4, id="malformed"),
+        pytest.param(["--dbverify-url=mysql://app:{secret}@host/x"], 4, id="bad-scheme"),
+        pytest.param(["--dbverify-url={wrong}"], 1, id="wrong-password"),
+        pytest.param(["--dbverify-include=test_table_*", "--dbverify-schemas=nope"], 0, id="skips"),
+        pytest.param(["--dbverify-migrations-dir={migrations}"], 1, id="check-failures"),
+        pytest.param(["--dbverify-migrations-dir={migrations}", "-n", "2"], 1, id="xdist-failures"),
+    ],
+)
+def test_the_password_never_reaches_any_output(
+    pytester: pytest.Pytester,
+    password_server: ServerInfo,
+    monkeypatch,
+    extra_args: list[str],
+    expected_exit: int,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", app_url(password_server))
+    args = [
+        arg.format(
+            secret=SECRET,
+            wrong=app_url(password_server, password="x" + SECRET),
+            migrations=MIGRATIONS_DIR,  # not applied on this server: the checks fail
+        )
+        for arg in extra_args
+    ]
+    junit = pytester.path / "junit.xml"
+    result = pytester.runpytest_subprocess(
+        "--dbverify", "--dbverify-connect-timeout=1", f"--junitxml={junit}", "-rA", *args
+    )
+    assert result.ret == expected_exit, output_of(result)
+    assert SECRET not in output_of(result)
+    assert junit.exists() or expected_exit == 4  # a usage error stops before any report
+    if junit.exists():
+        assert SECRET not in junit.read_text()
