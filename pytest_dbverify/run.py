@@ -19,7 +19,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from pytest_dbverify.errors import DbverifyError
-from pytest_dbverify.migrations import Dbmate
+from pytest_dbverify.migrations import Dbmate, migration_files
 from pytest_dbverify.pool import ConnectError, connect, open_pool
 from pytest_dbverify.redact import redact_text
 from pytest_dbverify.settings import Settings, describe
@@ -41,6 +41,7 @@ class ServerFacts:
     database: str
     user: str
     latency_ms: float
+    tables: int
 
 
 class VerificationRun:
@@ -127,13 +128,23 @@ class VerificationRun:
         """Close with the target, server, counts and wall time."""
         if self.target is None:
             return
-        version = f"PostgreSQL {self.facts.version}" if self.facts else "server version unknown"
+        facts = self.facts
         counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(self._outcomes.items()))
+        migrations_dir = self.settings.migrations_dir
+        migrations = len(migration_files(migrations_dir)) if migrations_dir.is_dir() else 0
         terminalreporter.write_sep("-", "dbverify summary")
-        terminalreporter.write_line(f"target: {self.target.shown} ({self.target.source})")
+        terminalreporter.write_line(f"target:  {self.target.shown} ({self.target.source})")
         terminalreporter.write_line(
-            f"server: {version}; checks: {sum(self._outcomes.values())} "
-            f"({counts or 'none run'}); wall time {time.perf_counter() - self._started:.2f}s"
+            f"server:  PostgreSQL {facts.version}" if facts else "server:  unreachable"
+        )
+        if facts:
+            terminalreporter.write_line(
+                f"objects: {facts.tables} tables in {', '.join(self.settings.schemas)}, "
+                f"{migrations} migration files"
+            )
+        terminalreporter.write_line(
+            f"checks:  {sum(self._outcomes.values())} ({counts or 'none run'}) "
+            f"in {time.perf_counter() - self._started:.2f}s"
         )
 
     def pytest_unconfigure(self) -> None:
@@ -211,13 +222,17 @@ class VerificationRun:
     def _probe(self, target: Target) -> ServerFacts:
         with connect(target, self.settings) as conn:
             began = time.perf_counter()
+            conn.execute("SELECT 1")
+            latency = (time.perf_counter() - began) * 1000
             row = conn.execute(
                 "SELECT current_setting('server_version'), "
-                "current_setting('server_version_num')::int, current_database(), current_user"
+                "current_setting('server_version_num')::int, current_database(), current_user, "
+                "(SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY(%s))",
+                [list(self.settings.schemas)],
             ).fetchone()
-            latency = (time.perf_counter() - began) * 1000
         assert row is not None
-        return ServerFacts(row[0], row[1], row[2], row[3], latency)
+        return ServerFacts(row[0], row[1], row[2], row[3], latency, row[4])
 
     def _selected(self, item: pytest.Item) -> bool:
         if item.get_closest_marker("dbverify") is None:

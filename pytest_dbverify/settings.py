@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import pytest
 
-IniType = Literal["string", "bool", "linelist", "args"]
+IniType = Literal["string", "bool", "linelist", "int", "float"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -103,11 +103,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("exclude_tables", "tables to leave out (schema.table or table)", parse_list, (),
            "linelist", accepts="table names, comma-separated", metavar="TABLES"),
     Option("connect_timeout", "total seconds to keep retrying a connection that can heal",
-           parse_seconds, 30.0, accepts="seconds > 0", metavar="SECONDS"),
+           parse_seconds, 30.0, "float", accepts="seconds > 0", metavar="SECONDS"),
     Option("lock_timeout", "lock_timeout of every verifier connection, in seconds",
-           parse_seconds, 2.0, accepts="seconds > 0", metavar="SECONDS"),
+           parse_seconds, 2.0, "float", accepts="seconds > 0", metavar="SECONDS"),
     Option("statement_timeout", "statement_timeout of every verifier connection, in seconds",
-           parse_seconds, 30.0, accepts="seconds > 0", metavar="SECONDS"),
+           parse_seconds, 30.0, "float", accepts="seconds > 0", metavar="SECONDS"),
     Option("read_only", "run only checks that write nothing (replicas, cautious production)",
            parse_bool, False, "bool", accepts="true or false", is_flag=True),
     Option("include", "run only checks whose name matches one of these patterns",
@@ -116,7 +116,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("exclude", "skip checks whose name matches one of these patterns",
            parse_list, (), "linelist", accepts="fnmatch patterns, comma-separated",
            metavar="PATTERNS"),
-    Option("examples", "hypothesis examples per property check", parse_count, 20,
+    Option("examples", "hypothesis examples per property check", parse_count, 20, "int",
            accepts="a whole number >= 1", metavar="N"),
     Option("server", "throwaway server to use when no target is set", parse_server,
            "embedded", accepts="embedded or system", metavar="KIND"),
@@ -189,7 +189,13 @@ def _resolve_one(
     cli = config.getoption(option.flag)
     if cli is not None:
         return _parse(option, cli, option.flag), "command line"
-    ini = config.getini(option.ini)
+    try:
+        ini = config.getini(option.ini)
+    except (ValueError, pytest.UsageError):  # pytest's own conversion of int/float keys
+        raise pytest.UsageError(
+            f"ini {option.ini} is not valid for {option.name.replace('_', ' ')}: "
+            f"expected {option.accepts}"
+        ) from None
     if ini is not None and not _is_empty_list(ini, option):
         return _parse_ini(option, ini), f"ini {option.ini}"
     env = environ.get(option.env)

@@ -109,7 +109,10 @@ def test_main_job_without_a_target_verifies_a_throwaway_server(
             "*dbverify/tables::test_table_readable?public.like_engagement] PASSED*",
             "*test_mixed.py::test_my_own_database_test PASSED*",
             "*dbverify summary*",
-            "server: PostgreSQL 18.*; checks: * passed*",
+            "target:  postgres://postgres@127.0.0.1:*/dbverify* (throwaway embedded server)",
+            "server:  PostgreSQL 18.*",
+            "objects: 8 tables in public, 6 migration files",
+            "checks:  19 (19 passed) in *s",
         ]
     )
     assert "test_a_unit_test" not in result.stdout.str()

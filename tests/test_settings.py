@@ -70,6 +70,15 @@ def test_precedence_cli_over_ini_over_env_over_default(
     )
 
 
+def test_a_bad_ini_number_names_the_key(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ndbverify_lock_timeout = soon\n")
+    with pytest.raises(pytest.UsageError) as failure:
+        resolve(pytester.parseconfig(), environ={})
+    assert str(failure.value) == (
+        "ini dbverify_lock_timeout is not valid for lock timeout: expected seconds > 0"
+    )
+
+
 def test_an_explicit_false_in_ini_beats_true_in_the_environment(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\ndbverify_read_only = false\n")
     settings = resolve(pytester.parseconfig(), environ={"DBVERIFY_READ_ONLY": "true"})
