@@ -8,6 +8,7 @@ receive the target in ``workerinput`` and run the checks through their own pool.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import time
@@ -18,16 +19,16 @@ from pathlib import Path
 import pytest
 from psycopg_pool import ConnectionPool
 
+from pytest_dbverify.binaries import ServerKind
 from pytest_dbverify.errors import DbverifyError
-from pytest_dbverify.migrations import Dbmate, migration_files
+from pytest_dbverify.expected import Expectation, ExpectedServers
+from pytest_dbverify.migrations import migration_files
 from pytest_dbverify.pool import ConnectError, connect, open_pool
 from pytest_dbverify.redact import redact_text
 from pytest_dbverify.settings import Settings, describe
-from pytest_dbverify.shared import SharedServers
 from pytest_dbverify.target import Target, resolve_target
 
 PLUGIN_NAME = "dbverify-run"
-THROWAWAY_DB = "dbverify"
 CHECK_MODULES = ("server", "migrations", "tables")
 _TARGET_KEY = "dbverify_target"
 
@@ -53,7 +54,8 @@ class VerificationRun:
         self.target: Target | None = None
         self.facts: ServerFacts | None = None
         self._pool: ConnectionPool | None = None
-        self._servers: SharedServers | None = None
+        self._expected_servers = ExpectedServers()
+        self.expectation = Expectation(conninfo=None, source="the target's own catalog")
         self._outcomes: Counter[str] = Counter()
         self._started = time.perf_counter()
         self._workerinput: dict[str, str] | None = getattr(config, "workerinput", None)
@@ -89,6 +91,7 @@ class VerificationRun:
                 f"{self.facts.database} as {self.facts.user}, "
                 f"latency {self.facts.latency_ms:.1f} ms"
             )
+        lines.append(f"dbverify expected schema: {self.expectation.source}")
         lines.append(
             "dbverify settings: "
             + ", ".join(describe(self.settings, ["schemas", "read_only", "migrations_dir"]))
@@ -148,10 +151,11 @@ class VerificationRun:
         )
 
     def pytest_unconfigure(self) -> None:
-        """Close the pool (the shared servers stop themselves)."""
+        """Close the pool and stop the throwaway servers this process started."""
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+        self._expected_servers.stop()
 
     # -- services for fixtures and checks ---------------------------------------------
 
@@ -171,41 +175,38 @@ class VerificationRun:
         if self._workerinput is not None and _TARGET_KEY in self._workerinput:
             shared = json.loads(self._workerinput[_TARGET_KEY])
             self.connect_error = shared["connect_error"]
+            self.expectation = Expectation(**shared["expectation"])
             return Target(shared["conninfo"], shared["source"], shared["label"])
         target = resolve_target(self.settings)
-        if target is None:
-            target = self._start_throwaway()
-        return target
-
-    def _start_throwaway(self) -> Target:
-        migrations_dir = self.settings.migrations_dir
-        if not migrations_dir.is_dir():
+        self.expectation = self._build_expectation()
+        if self.expectation.warning:
+            self._say(f"dbverify: warning: {self.expectation.warning}")
+        if target is not None:
+            return target
+        if self.expectation.conninfo is None:
             raise DbverifyError(
                 f"nothing to verify: no target is set (--dbverify-url, DATABASE_URL, .env, "
-                f"PG* variables) and there is no migrations directory at {migrations_dir} "
-                "to build a throwaway database from (--dbverify-migrations-dir)"
+                f"PG* variables) and no throwaway database could be built from "
+                f"{self.settings.migrations_dir} (--dbverify-migrations-dir)"
             )
+        return Target(self.expectation.conninfo, "throwaway server with the migrations applied")
+
+    def _build_expectation(self) -> Expectation:
+        migrations_dir = self.settings.migrations_dir
+        if not migrations_dir.is_dir():
+            return Expectation(
+                conninfo=None,
+                source="the target's own catalog",
+                warning=f"no migrations directory at {migrations_dir}: the target's own "
+                "catalog is the expectation (--dbverify-migrations-dir)",
+            )
+        kind: ServerKind = "system" if self.settings.server == "system" else "embedded"
+        return self._expected_servers.build(migrations_dir, kind, self._say)
+
+    def _say(self, line: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        servers = SharedServers(self.config, kinds=[self.settings.server])  # type: ignore[list-item]
-        self.config.pluginmanager.register(servers, "dbverify-servers")
-        self._servers = servers
-        began = time.perf_counter()
-        info = servers.get(self.settings.server)  # type: ignore[arg-type]
         if reporter is not None:
-            reporter.write_line(
-                f"dbverify: started a throwaway PostgreSQL {info.version} "
-                f"({self.settings.server}) in {time.perf_counter() - began:.2f}s"
-            )
-        began = time.perf_counter()
-        dbmate = Dbmate(info.url(THROWAWAY_DB), migrations_dir=migrations_dir,
-                        pg_bindir=Path(info.bindir))  # fmt: skip
-        dbmate.up()
-        if reporter is not None:
-            reporter.write_line(
-                f"dbverify: applied the migrations of {migrations_dir} "
-                f"in {time.perf_counter() - began:.2f}s"
-            )
-        return Target(info.url(THROWAWAY_DB), f"throwaway {self.settings.server} server")
+            reporter.write_line(line)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: object) -> None:
@@ -216,6 +217,7 @@ class VerificationRun:
             "source": self.target.source,
             "label": self.target.label,
             "connect_error": self.connect_error,
+            "expectation": dataclasses.asdict(self.expectation),
         }
         node.workerinput[_TARGET_KEY] = json.dumps(shared)  # type: ignore[attr-defined]
 

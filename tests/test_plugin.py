@@ -102,14 +102,14 @@ def test_main_job_without_a_target_verifies_a_throwaway_server(
         [
             "dbverify: started a throwaway PostgreSQL 18.* (embedded) in *s",
             "dbverify: applied the migrations of * in *s",
-            "dbverify target: postgres://postgres@127.0.0.1:*/dbverify* (throwaway embedded *)",
+            "dbverify target: postgres://postgres@127.0.0.1:*/dbverify* (throwaway server *)",
             "dbverify server: PostgreSQL 18.*",
             "*dbverify/server::test_server_reachable PASSED*",
             "*dbverify/migrations::test_migration_applied?20260105090000_*] PASSED*",
             "*dbverify/tables::test_table_readable?public.like_engagement] PASSED*",
             "*test_mixed.py::test_my_own_database_test PASSED*",
             "*dbverify summary*",
-            "target:  postgres://postgres@127.0.0.1:*/dbverify* (throwaway embedded server)",
+            "target:  postgres://postgres@127.0.0.1:*/dbverify* (throwaway server *)",
             "server:  PostgreSQL 18.*",
             "objects: 8 tables in public, 6 migration files",
             "checks:  19 (19 passed) in *s",
@@ -128,7 +128,7 @@ def test_database_url_from_the_environment_is_the_target(
     result.stdout.fnmatch_lines(
         [f"dbverify target: {learning_db.url} (env DATABASE_URL)", "*passed*"]
     )
-    assert "throwaway" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["dbverify expected schema: * applied to a throwaway *"])
     assert result.ret == 0
 
 
