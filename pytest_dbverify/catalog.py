@@ -7,11 +7,16 @@ queries (one per kind of object, not one per table); the SQL lives in ``sql/*.sq
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from importlib import resources
+from typing import Any, Literal, TypeVar
 
 import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
 
 MIN_SERVER_VERSION_NUM = 130000
 
@@ -223,3 +228,354 @@ def list_tables(
     rows = conn.execute(_TABLES, [list(schemas)]).fetchall()
     tables = [TableName(schema, name) for schema, name in rows]
     return [table for table in tables if not any(table.matches(p) for p in exclude)]
+
+
+# --- load_catalog: the snapshot ---------------------------------------------------------
+#
+# Seven queries whatever the number of tables: tables first (they decide which relations
+# are in the snapshot), then columns, types, constraints, indexes and triggers of exactly
+# those relations (passed as an oid[]), then the installed extensions. The SQL lives in
+# sql/<name>.sql; the few version differences are named fragments filled in here.
+
+QUERY_NAMES = ("tables", "columns", "types", "constraints", "indexes", "triggers", "extensions")
+
+_NULLS_NOT_DISTINCT_SINCE = 150000  # pg_index.indnullsnotdistinct
+_PG18 = 180000  # pg_constraint.conenforced; NOT NULL constraints as contype 'n'
+
+_CONSTRAINT_KINDS: dict[str, ConstraintKind] = {
+    "p": "primary key",
+    "u": "unique",
+    "f": "foreign key",
+    "c": "check",
+    "x": "exclusion",
+    "n": "not null",
+}
+_FK_ACTIONS: dict[str, FkAction] = {
+    "a": "no action",
+    "r": "restrict",
+    "c": "cascade",
+    "n": "set null",
+    "d": "set default",
+}
+_FK_MATCHES: dict[str, FkMatch] = {"s": "simple", "f": "full", "p": "partial"}
+_IDENTITIES: dict[str, Identity] = {"": "", "a": "always", "d": "by default"}
+_GENERATED: dict[str, Generated] = {"": "", "s": "stored", "v": "virtual"}
+_TABLE_KINDS: dict[str, Literal["table", "partitioned table"]] = {
+    "r": "table",
+    "p": "partitioned table",
+}
+
+# pg_trigger.tgtype bits (src/include/catalog/pg_trigger.h).
+_TRIGGER_ROW = 1
+_TRIGGER_BEFORE = 2
+_TRIGGER_INSTEAD = 64
+_TRIGGER_EVENTS = ((4, "insert"), (16, "update"), (8, "delete"), (32, "truncate"))
+
+_Row = dict[str, Any]
+
+
+def constraint_contypes(server_version_num: int) -> list[str]:
+    """Return the ``pg_constraint.contype`` values the snapshot reads on a server version.
+
+    PostgreSQL 18 records NOT NULL as constraints of their own (contype ``n``); older
+    versions only have ``pg_attribute.attnotnull``, which ``Column.not_null`` carries on
+    every version, so no such rows are invented for them.
+    """
+    contypes = ["p", "u", "f", "c", "x"]
+    if server_version_num >= _PG18:
+        contypes.append("n")
+    return contypes
+
+
+def catalog_query(name: str, server_version_num: int) -> sql.Composed:
+    """Return the catalog query ``sql/<name>.sql`` as it must run on a server version.
+
+    Args:
+        name: One of ``QUERY_NAMES``.
+        server_version_num: The server's ``server_version_num`` (e.g. 150004).
+
+    Raises:
+        ValueError: ``name`` is not a catalog query.
+    """
+    if name not in QUERY_NAMES:
+        raise ValueError(
+            f"unknown catalog query {name!r}: expected one of {', '.join(QUERY_NAMES)}"
+        )
+    # Columns that do not exist on older servers are replaced by the value they would
+    # have there, so one query text serves every version.
+    fragments = {
+        "enforced": sql.SQL("con.conenforced" if server_version_num >= _PG18 else "true"),
+        "nulls_not_distinct": sql.SQL(
+            "i.indnullsnotdistinct" if server_version_num >= _NULLS_NOT_DISTINCT_SINCE else "false"
+        ),
+    }
+    return sql.SQL(_query_text(name)).format(**fragments)
+
+
+@functools.cache
+def _query_text(name: str) -> str:
+    return (
+        resources.files("pytest_dbverify")
+        .joinpath("sql", f"{name}.sql")
+        .read_text(encoding="utf-8")
+    )
+
+
+def load_catalog(
+    conn: psycopg.Connection, schemas: Sequence[str], exclude_tables: Sequence[str] = ()
+) -> Catalog:
+    """Read the tables of ``schemas`` and everything the checks need to know about them.
+
+    Seven queries (``QUERY_NAMES``) whatever the number of tables. They only read
+    ``pg_catalog``; the connection's transaction state is left as the caller has it
+    (nothing is committed or rolled back here).
+
+    A partition is a table of its own in the snapshot, with the constraints, indexes and
+    triggers PostgreSQL copied onto it from its parent (they are what enforce a write made
+    straight into the partition). Consumers that want each rule once skip tables whose
+    ``partition_of`` is set. The hidden per-partition copies of a foreign key that
+    REFERENCES a partitioned table are left out: they are implementation details of the
+    one constraint the user declared, on the same table, with generated names.
+
+    Qualified names (``ColumnType.domain``, ``Trigger.function``, the keys of
+    ``Catalog.enums``) are ``schema.name`` unquoted, like ``str(TableName)``.
+
+    Args:
+        conn: A connection to the database to describe (PostgreSQL 13 or newer).
+        schemas: The schemas to read, by exact name (``"public"``, ``"My Schema"``).
+        exclude_tables: Tables to leave out, as ``schema.table`` or ``table``
+            (``TableName.matches``). A partition is excluded only if it matches itself.
+
+    Returns:
+        The snapshot, tables sorted by schema and name.
+    """
+    version = conn.info.server_version
+    schema_list = list(schemas)
+    relations = [
+        row
+        for row in _fetch(conn, "tables", version, schemas=schema_list)
+        if not any(TableName(row["schema"], row["name"]).matches(p) for p in exclude_tables)
+    ]
+    oids = [row["oid"] for row in relations]
+
+    column_rows = _fetch(conn, "columns", version, tables=oids)
+    type_oids = sorted({row["type_oid"] for row in column_rows})
+    types = {
+        row["oid"]: _PgType.from_row(row)
+        for row in _fetch(conn, "types", version, types=type_oids, schemas=schema_list)
+    }
+    columns = _by_table(_column(row, types) for row in column_rows)
+    kinds = constraint_contypes(version)
+    constraints = _by_table(
+        _constraint(row) for row in _fetch(conn, "constraints", version, tables=oids, kinds=kinds)
+    )
+    indexes = _by_table(_index(row) for row in _fetch(conn, "indexes", version, tables=oids))
+    triggers = _by_table(_trigger(row) for row in _fetch(conn, "triggers", version, tables=oids))
+    extensions = sorted(row["name"] for row in _fetch(conn, "extensions", version))
+
+    tables = [_table(row, columns, constraints, indexes, triggers) for row in relations]
+    enums = {
+        f"{t.schema}.{t.name}": t.labels
+        for t in sorted(types.values(), key=lambda t: (t.schema, t.name))
+        if t.kind == "e" and t.schema in schema_list
+    }
+    return Catalog(
+        server_version_num=version,
+        schemas=tuple(schema_list),
+        tables=tuple(sorted(tables, key=lambda t: t.name)),
+        extensions=tuple(extensions),
+        enums=enums,
+    )
+
+
+def _table(
+    row: _Row,
+    columns: dict[int, list[Column]],
+    constraints: dict[int, list[Constraint]],
+    indexes: dict[int, list[Index]],
+    triggers: dict[int, list[Trigger]],
+) -> Table:
+    oid = row["oid"]
+    parent = row["parent_name"]
+    return Table(
+        name=TableName(row["schema"], row["name"]),
+        kind=_TABLE_KINDS[row["relkind"]],
+        columns=tuple(sorted(columns.get(oid, []), key=lambda c: c.position)),
+        # Sorted here rather than in SQL: Python's order does not depend on the
+        # database's collation, so two servers give the same snapshot.
+        constraints=tuple(sorted(constraints.get(oid, []), key=lambda c: c.name)),
+        indexes=tuple(sorted(indexes.get(oid, []), key=lambda i: i.name)),
+        triggers=tuple(sorted(triggers.get(oid, []), key=lambda t: t.name)),
+        partition_of=TableName(row["parent_schema"], parent) if parent is not None else None,
+        partition_bound=row["partition_bound"],
+        partition_key=row["partition_key"],
+        has_rules=row["has_rules"],
+        row_security=row["row_security"],
+    )
+
+
+def _fetch(conn: psycopg.Connection, name: str, version: int, **params: object) -> list[_Row]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(catalog_query(name, version), params)
+        return cur.fetchall()
+
+
+_T = TypeVar("_T")
+
+
+def _by_table(items: Iterable[tuple[int, _T]]) -> dict[int, list[_T]]:
+    grouped: dict[int, list[_T]] = defaultdict(list)
+    for table_oid, item in items:
+        grouped[table_oid].append(item)
+    return grouped
+
+
+@dataclass(frozen=True)
+class _PgType:
+    """One ``pg_type`` row, as much of it as resolving a column's type needs."""
+
+    oid: int
+    schema: str
+    name: str
+    kind: str  # typtype: b base, d domain, e enum, r range, c composite, ...
+    base_oid: int  # typbasetype, for a domain
+    element_oid: int | None  # typelem, for a true array
+    category: str
+    typmod: int
+    not_null: bool
+    checks: tuple[str, ...]
+    labels: tuple[str, ...]
+
+    @classmethod
+    def from_row(cls, row: _Row) -> _PgType:
+        return cls(
+            oid=row["oid"],
+            schema=row["schema"],
+            name=row["name"],
+            kind=row["kind"],
+            base_oid=row["base_oid"],
+            element_oid=row["element_oid"],
+            category=row["category"],
+            typmod=row["typmod"],
+            not_null=row["not_null"],
+            checks=tuple(row["checks"]),
+            labels=tuple(row["labels"]),
+        )
+
+
+def _column_type(
+    type_sql: str, typmod: int, type_oid: int, types: dict[int, _PgType]
+) -> ColumnType:
+    """Unwrap domains and arrays down to the base type, collecting the domains' facts.
+
+    The chain can be long: a domain over an array of a domain over a domain over a base
+    type. Every domain met on the way contributes its CHECKs (outermost first) and NOT
+    NULL, and the outermost one names the column's domain; for an array of a domain those
+    facts are the elements'. Each array step adds a dimension (``attndims`` is not
+    reliable: PostgreSQL does not enforce it), and the type at the end of the chain (the
+    element's, for an array) gives the base, its category and enum labels.
+    """
+    domains: list[_PgType] = []
+    array_dims = 0
+    current = types[type_oid]
+    while True:
+        if current.kind == "d":
+            domains.append(current)
+            current = types[current.base_oid]
+        elif current.element_oid is not None:
+            array_dims += 1
+            current = types[current.element_oid]
+        else:
+            break
+    # Only the domain declared directly over the base type can carry a modifier
+    # (CREATE DOMAIN d AS varchar(8)); a column of the domain has atttypmod -1.
+    domain_typmods = [d.typmod for d in domains if d.typmod != -1]
+    return ColumnType(
+        sql=type_sql,
+        base=current.name,
+        base_schema=current.schema,
+        category=current.category,
+        modifier=typmod if typmod != -1 or not domain_typmods else domain_typmods[-1],
+        array_dims=array_dims,
+        enum_values=current.labels if current.kind == "e" else (),
+        domain=f"{domains[0].schema}.{domains[0].name}" if domains else None,
+        domain_checks=tuple(check for d in domains for check in d.checks),
+        domain_not_null=any(d.not_null for d in domains),
+    )
+
+
+def _column(row: _Row, types: dict[int, _PgType]) -> tuple[int, Column]:
+    return row["table_oid"], Column(
+        name=row["name"],
+        position=row["position"],
+        type=_column_type(row["type_sql"], row["typmod"], row["type_oid"], types),
+        not_null=row["not_null"],
+        default=row["default"],
+        identity=_IDENTITIES[row["identity"]],
+        generated=_GENERATED[row["generated"]],
+        collation=row["collation"],
+    )
+
+
+def _constraint(row: _Row) -> tuple[int, Constraint]:
+    kind = _CONSTRAINT_KINDS[row["contype"]]
+    fk = kind == "foreign key"
+    return row["table_oid"], Constraint(
+        name=row["name"],
+        kind=kind,
+        columns=tuple(row["columns"]),
+        definition=row["definition"],
+        deferrable=row["deferrable"],
+        initially_deferred=row["initially_deferred"],
+        validated=row["validated"],
+        enforced=row["enforced"],
+        expression=row["expression"],
+        index=row["index"],
+        nulls_not_distinct=row["nulls_not_distinct"],
+        ref_table=TableName(row["ref_schema"], row["ref_name"]) if fk else None,
+        ref_columns=tuple(row["ref_columns"]),
+        # Other kinds have a blank confdeltype/confupdtype/confmatchtype.
+        on_delete=_FK_ACTIONS[row["on_delete"]] if fk else "no action",
+        on_update=_FK_ACTIONS[row["on_update"]] if fk else "no action",
+        match=_FK_MATCHES[row["match"]] if fk else "simple",
+    )
+
+
+def _index(row: _Row) -> tuple[int, Index]:
+    # "columns" lists the key columns, then the INCLUDE columns (never expressions).
+    key_count = row["key_count"]
+    return row["table_oid"], Index(
+        name=row["name"],
+        columns=tuple(row["columns"][:key_count]),
+        expressions=tuple(row["expressions"]),
+        definition=row["definition"],
+        method=row["method"],
+        unique=row["unique"],
+        primary=row["primary"],
+        predicate=row["predicate"],
+        valid=row["valid"],
+        ready=row["ready"],
+        nulls_not_distinct=row["nulls_not_distinct"],
+        include=tuple(row["columns"][key_count:]),
+        constraint=row["constraint"],
+    )
+
+
+def _trigger(row: _Row) -> tuple[int, Trigger]:
+    tgtype: int = row["tgtype"]
+    timing: Literal["before", "after", "instead of"]
+    if tgtype & _TRIGGER_BEFORE:
+        timing = "before"
+    elif tgtype & _TRIGGER_INSTEAD:
+        timing = "instead of"
+    else:
+        timing = "after"
+    return row["table_oid"], Trigger(
+        name=row["name"],
+        timing=timing,
+        events=tuple(event for bit, event in _TRIGGER_EVENTS if tgtype & bit),
+        row_level=bool(tgtype & _TRIGGER_ROW),
+        enabled=row["enabled"],
+        function=f"{row['function_schema']}.{row['function_name']}",
+        definition=row["definition"],
+    )

@@ -16,20 +16,32 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
 from pytest_dbverify.binaries import ServerKind
+from pytest_dbverify.catalog import Catalog, Table, load_catalog
 from pytest_dbverify.errors import DbverifyError
 from pytest_dbverify.expected import Expectation, ExpectedServers
 from pytest_dbverify.migrations import migration_files
 from pytest_dbverify.pool import ConnectError, connect, open_pool
-from pytest_dbverify.redact import redact_text
+from pytest_dbverify.redact import redact_conninfo, redact_text
 from pytest_dbverify.settings import Settings, describe
 from pytest_dbverify.target import Target, resolve_target
 
 PLUGIN_NAME = "dbverify-run"
-CHECK_MODULES = ("server", "migrations", "tables")
+CHECK_MODULES = (
+    "server",
+    "migrations",
+    "tables",
+    "crud",
+    "keys",
+    "foreign_keys",
+    "not_null",
+    "check_constraints",
+    "indexes",
+)
 _TARGET_KEY = "dbverify_target"
 
 
@@ -54,6 +66,9 @@ class VerificationRun:
         self.target: Target | None = None
         self.facts: ServerFacts | None = None
         self._pool: ConnectionPool | None = None
+        self._expected_catalog: Catalog | None = None
+        self._target_catalog: Catalog | None = None
+        self._oracle: psycopg.Connection | None = None
         self._expected_servers = ExpectedServers()
         self.expectation = Expectation(conninfo=None, source="the target's own catalog")
         self._outcomes: Counter[str] = Counter()
@@ -155,6 +170,8 @@ class VerificationRun:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+        if self._oracle is not None:
+            self._oracle.close()
         self._expected_servers.stop()
 
     # -- services for fixtures and checks ---------------------------------------------
@@ -168,6 +185,44 @@ class VerificationRun:
             connect(self.target, self.settings).close()  # retries and explains failures
             self._pool = open_pool(self.target, self.settings, max_size=2)
         return self._pool
+
+    def expected_catalog(self) -> Catalog:
+        """Return the expected schema's catalog (from the migrations), loaded once per process."""
+        if self._expected_catalog is None:
+            if self.expectation.conninfo is None:
+                self._expected_catalog = self.target_catalog()
+            else:
+                with psycopg.connect(self.expectation.conninfo, autocommit=True) as conn:
+                    self._expected_catalog = self._load(conn)
+        return self._expected_catalog
+
+    def target_catalog(self) -> Catalog:
+        """Return the target's own catalog, loaded once per process."""
+        if self._target_catalog is None:
+            with self.pool().connection() as conn:
+                self._target_catalog = self._load(conn)
+                conn.rollback()
+        return self._target_catalog
+
+    def oracle(self) -> psycopg.Connection | None:
+        """Return a connection to the expected database (to evaluate its expressions), if any."""
+        if self.expectation.conninfo is None:
+            return None
+        if self._oracle is None or self._oracle.closed:
+            self._oracle = psycopg.connect(self.expectation.conninfo, autocommit=True)
+        return self._oracle
+
+    def checked_tables(self) -> list[Table]:
+        """Return the expected tables the write checks cover (not dbmate's bookkeeping)."""
+        bookkeeping = self.settings.migrations_table
+        return [
+            table
+            for table in self.expected_catalog().tables
+            if table.partition_of is None and not table.name.matches(bookkeeping)
+        ]
+
+    def _load(self, conn: psycopg.Connection) -> Catalog:
+        return load_catalog(conn, self.settings.schemas, self.settings.exclude_tables)
 
     # -- internals --------------------------------------------------------------------
 
@@ -192,6 +247,11 @@ class VerificationRun:
         return Target(self.expectation.conninfo, "throwaway server with the migrations applied")
 
     def _build_expectation(self) -> Expectation:
+        if self.settings.expected_url is not None:
+            shown = redact_conninfo(self.settings.expected_url)
+            return Expectation(
+                self.settings.expected_url, f"{shown} ({self.settings.sources['expected_url']})"
+            )
         migrations_dir = self.settings.migrations_dir
         if not migrations_dir.is_dir():
             return Expectation(

@@ -82,6 +82,14 @@ def parse_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.replace("\n", ",").split(",") if part.strip())
 
 
+def parse_advisories(text: str) -> str:
+    """Parse how advisory findings are reported."""
+    mode = text.strip().lower()
+    if mode not in ("fail", "warn"):
+        raise ValueError(text)
+    return mode
+
+
 def parse_server(text: str) -> str:
     """Parse a throwaway server kind."""
     kind = text.strip().lower()
@@ -94,6 +102,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("url", "database to verify (URL or conninfo); default: DATABASE_URL, .env, PG* "
            "variables, else a throwaway server with the migrations applied",
            str, None, accepts="a postgres:// URL or a libpq conninfo string", metavar="URL"),
+    Option("expected_url", "a database that already holds the expected schema (a shadow "
+           "database); default: the migrations applied to a throwaway server", str, None,
+           accepts="a postgres:// URL or a libpq conninfo string", metavar="URL"),
     Option("migrations_dir", "dbmate migrations directory", Path, Path("db/migrations"),
            accepts="a directory path", metavar="DIR"),
     Option("migrations_table", "dbmate's migrations table", str, "schema_migrations",
@@ -116,10 +127,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("exclude", "skip checks whose name matches one of these patterns",
            parse_list, (), "linelist", accepts="fnmatch patterns, comma-separated",
            metavar="PATTERNS"),
-    Option("examples", "hypothesis examples per property check", parse_count, 20, "int",
+    Option("examples", "hypothesis examples per property check", parse_count, 10, "int",
            accepts="a whole number >= 1", metavar="N"),
     Option("server", "throwaway server to use when no target is set", parse_server,
            "embedded", accepts="embedded or system", metavar="KIND"),
+    Option("advisories", "how to report a foreign key without an index and a constraint left "
+           "NOT VALID or NOT ENFORCED", parse_advisories, "fail", accepts="fail or warn",
+           metavar="MODE"),
 )  # fmt: skip
 
 
@@ -128,6 +142,7 @@ class Settings:
     """The resolved settings of one run; ``sources`` says where each value came from."""
 
     url: str | None
+    expected_url: str | None
     migrations_dir: Path
     migrations_table: str
     schemas: tuple[str, ...]
@@ -140,6 +155,7 @@ class Settings:
     exclude: tuple[str, ...]
     examples: int
     server: str
+    advisories: str
     sources: Mapping[str, str]
 
     @classmethod

@@ -18,6 +18,8 @@ from tests.conftest import MIGRATIONS_DIR, Database
 pytestmark = pytest.mark.usefixtures("clean_environment")
 
 SECRET = "planted-secret-pw"
+# The checks that read only: enough to show where the target came from, fast.
+LIGHT = "--dbverify-include=test_server_*,test_session_*,test_*migration*,test_table_*,test_my_*"
 MARKED_TEST = """
 import pytest
 
@@ -97,7 +99,7 @@ def test_main_job_without_a_target_verifies_a_throwaway_server(
 ) -> None:
     with_migrations(pytester)
     pytester.makepyfile(test_mixed=MARKED_TEST)
-    result = pytester.runpytest_subprocess("--dbverify", "-v")
+    result = pytester.runpytest_subprocess("--dbverify", "--dbverify-examples=2", "-v")
     result.stdout.fnmatch_lines(
         [
             "dbverify: started a throwaway PostgreSQL 18.* (embedded) in *s",
@@ -112,7 +114,7 @@ def test_main_job_without_a_target_verifies_a_throwaway_server(
             "target:  postgres://postgres@127.0.0.1:*/dbverify* (throwaway server *)",
             "server:  PostgreSQL 18.*",
             "objects: 8 tables in public, 6 migration files",
-            "checks:  19 (19 passed) in *s",
+            "checks:  184 (184 passed) in *s",
         ]
     )
     assert "test_a_unit_test" not in result.stdout.str()
@@ -124,7 +126,7 @@ def test_database_url_from_the_environment_is_the_target(
 ) -> None:
     with_migrations(pytester)
     monkeypatch.setenv("DATABASE_URL", learning_db.url)
-    result = pytester.runpytest_subprocess("--dbverify")
+    result = pytester.runpytest_subprocess("--dbverify", LIGHT)
     result.stdout.fnmatch_lines(
         [f"dbverify target: {learning_db.url} (env DATABASE_URL)", "*passed*"]
     )
@@ -143,7 +145,7 @@ def test_precedence_of_target_sources(
     result.stdout.fnmatch_lines([f"dbverify target: {learning_db.url} (DATABASE_URL in *.env)"])
     # the environment wins over .env, and --dbverify-url over both
     monkeypatch.setenv("DATABASE_URL", dead)
-    result = pytester.runpytest_subprocess("--dbverify", f"--dbverify-url={learning_db.url}")
+    result = pytester.runpytest_subprocess("--dbverify", LIGHT, f"--dbverify-url={learning_db.url}")
     result.stdout.fnmatch_lines([f"dbverify target: {learning_db.url} (command line)"])
     assert result.ret == 0
     # libpq variables when nothing else is set
@@ -153,7 +155,7 @@ def test_precedence_of_target_sources(
     monkeypatch.setenv("PGPORT", str(learning_db.server.port))
     monkeypatch.setenv("PGUSER", "postgres")
     monkeypatch.setenv("PGDATABASE", learning_db.name)
-    result = pytester.runpytest_subprocess("--dbverify")
+    result = pytester.runpytest_subprocess("--dbverify", LIGHT)
     result.stdout.fnmatch_lines(
         [
             f"dbverify target: PGHOST={learning_db.server.socket_dir} PGPORT=* PGDATABASE=t_* "
@@ -170,10 +172,14 @@ def test_only_marked_tests_and_builtin_checks_run_and_can_be_filtered(
     monkeypatch.setenv("DATABASE_URL", learning_db.url)
     pytester.makepyfile(test_mixed=MARKED_TEST)
     result = pytester.runpytest_subprocess(
-        "--dbverify", "--dbverify-exclude=test_table_*,test_migration_*", "-v"
+        "--dbverify",
+        "--dbverify-include=test_server_*,test_my_own_*",
+        "--dbverify-exclude=test_server_version_*",
+        "-v",
     )
-    result.assert_outcomes(passed=5)  # 3 server checks, 1 migrations-without-file, 1 own
+    result.assert_outcomes(passed=2)  # test_server_reachable and the user's own marked test
     assert "test_table_readable" not in result.stdout.str()
+    assert "test_a_unit_test" not in result.stdout.str()
     result = pytester.runpytest_subprocess("--dbverify", "--dbverify-include=test_table_*")
     result.assert_outcomes(passed=8)  # the seven tables and schema_migrations
 
@@ -189,7 +195,7 @@ def test_a_pending_migration_fails_by_name(
             conn.execute("DELETE FROM schema_migrations WHERE version = '20260204111500'")
         with_migrations(pytester)
         monkeypatch.setenv("DATABASE_URL", db.url)
-        result = pytester.runpytest_subprocess("--dbverify", "-n", "2")
+        result = pytester.runpytest_subprocess("--dbverify", LIGHT, "-n", "2")
         result.stdout.fnmatch_lines(
             [
                 "FAILED dbverify/migrations::test_migration_applied"
@@ -279,7 +285,7 @@ def test_the_password_never_reaches_any_output(
     ]
     junit = pytester.path / "junit.xml"
     result = pytester.runpytest_subprocess(
-        "--dbverify", "--dbverify-connect-timeout=1", f"--junitxml={junit}", "-rA", *args
+        "--dbverify", LIGHT, "--dbverify-connect-timeout=1", f"--junitxml={junit}", "-rA", *args
     )
     assert result.ret == expected_exit, output_of(result)
     assert SECRET not in output_of(result)

@@ -14,6 +14,8 @@ from pytest_dbverify.target import read_dotenv, resolve_target
 SAMPLES: dict[str, list[tuple[str, object]]] = {
     "url": [("postgres://cli/db", "postgres://cli/db"), ("postgres://ini/db", "postgres://ini/db"),
             ("postgres://env/db", "postgres://env/db")],
+    "expected_url": [("postgres://c/e", "postgres://c/e"), ("postgres://i/e", "postgres://i/e"),
+                     ("postgres://e/e", "postgres://e/e")],
     "migrations_dir": [("/m/cli", Path("/m/cli")), ("/m/ini", Path("/m/ini")),
                        ("/m/env", Path("/m/env"))],
     "migrations_table": [("cli_t", "cli_t"), ("ini_t", "ini_t"), ("env_t", "env_t")],
@@ -27,6 +29,7 @@ SAMPLES: dict[str, list[tuple[str, object]]] = {
     "exclude": [("test_x*", ("test_x*",)), ("test_y*", ("test_y*",)), ("test_z*", ("test_z*",))],
     "examples": [("3", 3), ("4", 4), ("5", 5)],
     "server": [("system", "system"), ("embedded", "embedded"), ("SYSTEM", "system")],
+    "advisories": [("warn", "warn"), ("fail", "fail"), ("WARN", "warn")],
 }  # fmt: skip
 
 

@@ -1,0 +1,176 @@
+"""Every table takes CRUD: insert a generated row, read it back equal, update it, delete it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+from hypothesis import reject
+from psycopg import sql
+
+from pytest_dbverify.catalog import Column, Table
+from pytest_dbverify.properties import run_examples
+from pytest_dbverify.rows import (
+    NO_EQUALITY,
+    REJECTABLE,
+    RowFactory,
+    as_parameter,
+    describe_values,
+    quoted,
+    short_name,
+)
+from pytest_dbverify.run import VerificationRun, get_run
+from pytest_dbverify.strategies import values_for
+
+pytestmark = pytest.mark.dbverify
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One item per table of the expected schema."""
+    if "crud_table" in metafunc.fixturenames:
+        tables = get_run(metafunc.config).checked_tables()
+        metafunc.parametrize("crud_table", tables, ids=[short_name(t.name) for t in tables])
+
+
+def test_crud(
+    crud_table: Table, dbverify_conn: psycopg.Connection, dbverify_run: VerificationRun
+) -> None:
+    """Insert a generated row, read it back equal, update a column, delete the row."""
+    table = crud_table
+
+    def example(rows: RowFactory) -> None:
+        values = rows.values(table)
+        stored = rows.insert_values(table, values)
+        locator = _locate(dbverify_conn, table, stored)
+        if not _has_triggers(table, "insert"):
+            _assert_reads_back(dbverify_conn, table, locator, values, "inserted")
+        column = _updatable_column(table)
+        if column is not None:
+            new_value = rows.data.draw(values_for(column, table=table.name), label=column.name)
+            locator = _update(dbverify_conn, table, locator, column, new_value)
+            if not _has_triggers(table, "update"):
+                _assert_reads_back(
+                    dbverify_conn, table, locator, {column.name: new_value}, "updated"
+                )
+        deleted = dbverify_conn.execute(
+            sql.SQL("DELETE FROM {} WHERE tableoid = %s AND ctid = %s").format(quoted(table.name)),
+            locator,
+        ).rowcount
+        assert deleted == 1, (
+            f"DELETE of the row just inserted into {table.name} deleted {deleted} rows"
+        )
+        assert _fetch(dbverify_conn, table, locator) is None, (
+            f"{table.name}: the deleted row is still there"
+        )
+
+    run_examples(dbverify_run, dbverify_conn, f"CRUD on {table.name}", example)
+
+
+def _locate(conn: psycopg.Connection, table: Table, stored: dict[str, Any]) -> list[Any]:
+    """Return (tableoid, ctid) of the row just inserted: its address, whatever its key."""
+    key = table.primary_key
+    if key is not None and all(stored.get(c) is not None for c in key.columns):
+        where = sql.SQL(" AND ").join(
+            sql.SQL("{} = %s").format(sql.Identifier(c)) for c in key.columns
+        )
+        row = conn.execute(
+            sql.SQL("SELECT tableoid, ctid FROM {} WHERE {}").format(quoted(table.name), where),
+            [stored[c] for c in key.columns],
+        ).fetchone()
+        assert row is not None, f"{table.name}: the row just inserted cannot be found by its key"
+        return list(row)
+    return _locate_by_values(conn, table, stored)
+
+
+def _locate_by_values(conn: psycopg.Connection, table: Table, stored: dict[str, Any]) -> list[Any]:
+    comparable = [c for c in table.columns if c.type.base not in NO_EQUALITY and c.name in stored]
+    conditions = sql.SQL(" AND ").join(
+        sql.SQL("{} IS NOT DISTINCT FROM %s::{}").format(
+            sql.Identifier(c.name), sql.SQL(c.type.sql)
+        )
+        for c in comparable
+    )
+    row = conn.execute(
+        sql.SQL("SELECT tableoid, ctid FROM {} WHERE {} LIMIT 1").format(
+            quoted(table.name), conditions
+        ),
+        [as_parameter(stored[c.name], c) for c in comparable],
+    ).fetchone()
+    assert row is not None, f"{table.name}: the row just inserted cannot be found again"
+    return list(row)
+
+
+def _fetch(conn: psycopg.Connection, table: Table, locator: list[Any]) -> tuple[Any, ...] | None:
+    return conn.execute(
+        sql.SQL("SELECT * FROM {} WHERE tableoid = %s AND ctid = %s").format(quoted(table.name)),
+        locator,
+    ).fetchone()
+
+
+def _assert_reads_back(
+    conn: psycopg.Connection, table: Table, locator: list[Any], values: dict[str, Any], how: str
+) -> None:
+    """Compare stored and sent values in the database's own terms (after the same cast)."""
+    columns = [table.column(name) for name in values]
+    checks = [_equal_sql(column) for column in columns]
+    params: list[Any] = [values[c.name] for c in columns]
+    row = conn.execute(
+        sql.SQL("SELECT {} FROM {} WHERE tableoid = %s AND ctid = %s").format(
+            sql.SQL(", ").join(checks), quoted(table.name)
+        ),
+        [*params, *locator],
+    ).fetchone()
+    assert row is not None, f"{table.name}: the {how} row is gone"
+    differs = [column.name for column, same in zip(columns, row, strict=True) if not same]
+    assert not differs, (
+        f"{table.name}: the {how} row reads back different in {', '.join(differs)} "
+        f"(sent {describe_values({n: values[n] for n in differs})})"
+    )
+
+
+def _equal_sql(column: Column) -> sql.Composable:
+    name, cast = sql.Identifier(column.name), sql.SQL(column.type.sql)
+    if column.type.base in NO_EQUALITY:
+        return sql.SQL("({}::text IS NOT DISTINCT FROM (%s::{})::text)").format(name, cast)
+    return sql.SQL("({} IS NOT DISTINCT FROM %s::{})").format(name, cast)
+
+
+def _updatable_column(table: Table) -> Column | None:
+    """Return a column an UPDATE may change without touching keys or references."""
+    keyed = {
+        c
+        for constraint in table.constraints
+        if constraint.kind in ("primary key", "unique", "foreign key", "exclusion")
+        for c in constraint.columns
+    }
+    checked = {c for check in table.checks for c in check.columns}
+    for column in table.columns:
+        if (
+            column.insertable
+            and column.name not in keyed | checked
+            and not column.type.domain_checks
+        ):
+            return column
+    return None
+
+
+def _update(
+    conn: psycopg.Connection, table: Table, locator: list[Any], column: Column, value: Any
+) -> list[Any]:
+    statement = sql.SQL(
+        "UPDATE {} SET {} = %s::{} WHERE tableoid = %s AND ctid = %s RETURNING tableoid, ctid"
+    ).format(quoted(table.name), sql.Identifier(column.name), sql.SQL(column.type.sql))
+    try:
+        with conn.transaction():
+            row = conn.execute(statement, [value, *locator]).fetchone()
+    except psycopg.Error as err:
+        if err.sqlstate in REJECTABLE:  # e.g. a unique index on the column: another example
+            reject()
+        raise
+    assert row is not None, f"UPDATE of the row just inserted into {table.name} changed no row"
+    return list(row)
+
+
+def _has_triggers(table: Table, event: str) -> bool:
+    return any(t.enabled and t.timing == "before" and event in t.events for t in table.triggers)

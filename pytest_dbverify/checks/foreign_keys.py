@@ -1,0 +1,201 @@
+"""Every foreign key is enforced, and its ON DELETE / ON UPDATE actions do what they say."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+from hypothesis import reject
+from psycopg import sql
+
+from pytest_dbverify.catalog import Constraint, Table
+from pytest_dbverify.properties import expect_error, run_examples
+from pytest_dbverify.rows import (
+    NO_EQUALITY,
+    RowFactory,
+    as_parameter,
+    describe_values,
+    fk_id,
+    insert_statement,
+    quoted,
+)
+from pytest_dbverify.run import VerificationRun, get_run
+from pytest_dbverify.strategies import values_for
+
+pytestmark = pytest.mark.dbverify
+
+FOREIGN_KEY_VIOLATION = "23503"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One item per foreign key of the expected schema."""
+    if "foreign_key" not in metafunc.fixturenames:
+        return
+    pairs = [(t, fk) for t in get_run(metafunc.config).checked_tables() for fk in t.foreign_keys]
+    metafunc.parametrize("foreign_key", pairs, ids=[fk_id(t, fk) for t, fk in pairs])
+
+
+def test_fk_enforced(
+    foreign_key: tuple[Table, Constraint],
+    dbverify_conn: psycopg.Connection,
+    dbverify_run: VerificationRun,
+) -> None:
+    """A row pointing at a missing parent is rejected (23503); one with a parent is accepted."""
+    table, fk = foreign_key
+    parent = dbverify_run.expected_catalog().table(fk.ref_table)  # type: ignore[arg-type]
+
+    def example(rows: RowFactory) -> None:
+        missing = _missing_key(dbverify_conn, rows, parent, fk)
+        orphan = rows.values(table, overrides=_as_child(fk, missing))
+        error = expect_error(
+            dbverify_conn,
+            FOREIGN_KEY_VIOLATION,
+            insert_statement(table, orphan),
+            list(orphan.values()),
+        )
+        assert error is not None, (
+            f"foreign key {fk.name} ({fk_id(table, fk)}) is not enforced: a row pointing at a "
+            f"missing {parent.name} was accepted ({describe_values(orphan)}); "
+            f"expected 23503 foreign_key_violation"
+        )
+        parent_row = rows.insert(parent)
+        rows.insert(table, overrides=_as_child(fk, {r: parent_row[r] for r in fk.ref_columns}))
+
+    run_examples(dbverify_run, dbverify_conn, f"foreign key {fk.name} of {table.name}", example)
+
+
+def test_fk_actions(
+    foreign_key: tuple[Table, Constraint],
+    dbverify_conn: psycopg.Connection,
+    dbverify_run: VerificationRun,
+) -> None:
+    """Deleting / updating the parent does what ON DELETE / ON UPDATE declare."""
+    table, fk = foreign_key
+    parent = dbverify_run.expected_catalog().table(fk.ref_table)  # type: ignore[arg-type]
+    updatable = all(parent.column(r).insertable for r in fk.ref_columns)
+
+    def example(rows: RowFactory) -> None:
+        parent_row = rows.insert(parent)
+        key = {r: parent_row[r] for r in fk.ref_columns}
+        child = rows.insert(table, overrides=_as_child(fk, key))
+        where = _where(fk.ref_columns)
+        delete = sql.SQL("DELETE FROM {} WHERE {}").format(quoted(parent.name), where)
+        _assert_action(dbverify_conn, table, fk, child, fk.on_delete, "DELETE", delete,
+                       list(key.values()), new_key=None)  # fmt: skip
+        if not updatable:
+            return
+        parent_row = rows.insert(parent)
+        key = {r: parent_row[r] for r in fk.ref_columns}
+        child = rows.insert(table, overrides=_as_child(fk, key))
+        new_key = _missing_key(dbverify_conn, rows, parent, fk)
+        update = sql.SQL("UPDATE {} SET {} WHERE {}").format(
+            quoted(parent.name),
+            sql.SQL(", ").join(
+                sql.SQL("{} = %s").format(sql.Identifier(r)) for r in fk.ref_columns
+            ),
+            where,
+        )
+        _assert_action(dbverify_conn, table, fk, child, fk.on_update, "UPDATE", update,
+                       [*new_key.values(), *key.values()], new_key=new_key)  # fmt: skip
+
+    run_examples(dbverify_run, dbverify_conn, f"foreign key {fk.name} of {table.name}", example)
+
+
+def _assert_action(
+    conn: psycopg.Connection,
+    table: Table,
+    fk: Constraint,
+    child: dict[str, Any],
+    action: str,
+    verb: str,
+    statement: sql.Composed,
+    params: list[Any],
+    new_key: dict[str, Any] | None,
+) -> None:
+    what = f"ON {verb} {action.upper()} of {fk.name} ({fk_id(table, fk)})"
+    if action in ("restrict", "no action"):
+        error = expect_error(conn, FOREIGN_KEY_VIOLATION, statement, params)
+        assert error is not None, f"{what}: {verb} of a referenced parent row succeeded"
+        return
+    with conn.transaction():
+        conn.execute(statement, params)
+    found = _child_now(conn, table, fk, child)
+    if action == "cascade" and verb == "DELETE":
+        assert found is None, f"{what}: the child row is still there after its parent was deleted"
+        return
+    assert found is not None, f"{what}: the child row disappeared"
+    if action == "cascade":
+        expected: dict[str, Any] = (
+            {c: new_key[r] for c, r in zip(fk.columns, fk.ref_columns, strict=True)}
+            if new_key
+            else {}
+        )
+    elif action == "set null":
+        expected = dict.fromkeys(fk.columns)
+    else:  # set default: whatever the defaults are, the columns no longer hold the old key
+        assert any(found[c] != child[c] for c in fk.columns), (
+            f"{what}: the child still holds the old key"
+        )
+        return
+    actual = {c: found[c] for c in fk.columns}
+    assert actual == expected, f"{what}: child columns are {actual}, expected {expected}"
+
+
+def _child_now(
+    conn: psycopg.Connection, table: Table, fk: Constraint, child: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Re-read the child row by its primary key, else by every column but the reference."""
+    key = table.primary_key
+    columns = [c for c in (key.columns if key else ()) if c not in fk.columns]
+    if not columns:
+        columns = [c.name for c in table.columns
+                   if c.name not in fk.columns and c.type.base not in NO_EQUALITY]  # fmt: skip
+    where = sql.SQL(" AND ").join(
+        sql.SQL("{} IS NOT DISTINCT FROM %s::{}").format(
+            sql.Identifier(c), sql.SQL(table.column(c).type.sql)
+        )
+        for c in columns
+    )
+    cursor = conn.execute(
+        sql.SQL("SELECT * FROM {} WHERE {}").format(quoted(table.name), where),
+        [as_parameter(child[c], table.column(c)) for c in columns],
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d.name for d in cursor.description or []], row, strict=True))
+
+
+def _missing_key(
+    conn: psycopg.Connection, rows: RowFactory, parent: Table, fk: Constraint
+) -> dict[str, Any]:
+    """Draw a key for ``parent`` that no row of it has (the check's own view of the data)."""
+    key = {
+        r: rows.data.draw(
+            values_for(parent.column(r), table=parent.name).filter(lambda v: v is not None), label=r
+        )
+        for r in fk.ref_columns
+    }
+    casts = sql.SQL(" AND ").join(
+        sql.SQL("{} = %s::{}").format(sql.Identifier(r), sql.SQL(parent.column(r).type.sql))
+        for r in fk.ref_columns
+    )
+    exists = conn.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {})").format(quoted(parent.name), casts),
+        list(key.values()),
+    ).fetchone()
+    if exists and exists[0]:
+        reject()
+    return key
+
+
+def _as_child(fk: Constraint, key: dict[str, Any]) -> dict[str, Any]:
+    return {c: key[r] for c, r in zip(fk.columns, fk.ref_columns, strict=True)}
+
+
+def _where(columns: tuple[str, ...] | list[str], *, null_safe: bool = False) -> sql.Composable:
+    operator = "IS NOT DISTINCT FROM" if null_safe else "="
+    return sql.SQL(" AND ").join(
+        sql.SQL("{} " + operator + " %s").format(sql.Identifier(c)) for c in columns
+    )

@@ -1,0 +1,84 @@
+"""Every NOT NULL column rejects an explicit NULL (unless a trigger fills it: then say so)."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from hypothesis import reject
+
+from pytest_dbverify.catalog import Column, Table
+from pytest_dbverify.properties import run_examples
+from pytest_dbverify.rows import (
+    REJECTABLE,
+    RowFactory,
+    describe_values,
+    insert_statement,
+    short_name,
+)
+from pytest_dbverify.run import VerificationRun, get_run
+
+pytestmark = pytest.mark.dbverify
+
+NOT_NULL_VIOLATION = "23502"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One item per NOT NULL column an INSERT may name."""
+    if "not_null_column" not in metafunc.fixturenames:
+        return
+    pairs = [
+        (t, c) for t in get_run(metafunc.config).checked_tables() for c in t.columns
+        if c.not_null and c.insertable
+    ]  # fmt: skip
+    metafunc.parametrize(
+        "not_null_column", pairs, ids=[f"{short_name(t.name)}.{c.name}" for t, c in pairs]
+    )
+
+
+def test_not_null_enforced(
+    not_null_column: tuple[Table, Column],
+    dbverify_conn: psycopg.Connection,
+    dbverify_run: VerificationRun,
+) -> None:
+    """An INSERT with the column explicitly NULL is rejected (23502)."""
+    table, column = not_null_column
+    fillers = [
+        t.name
+        for t in table.triggers
+        if t.enabled and t.timing == "before" and "insert" in t.events
+    ]
+    filled_by_trigger: list[str] = []
+
+    def example(rows: RowFactory) -> None:
+        values = rows.values(table, overrides={column.name: None})
+        try:
+            with dbverify_conn.transaction(force_rollback=True):
+                cursor = dbverify_conn.execute(
+                    insert_statement(table, values), list(values.values())
+                )
+                stored = cursor.fetchone()
+                names = [d.name for d in cursor.description or []]
+        except psycopg.Error as err:
+            if err.sqlstate == NOT_NULL_VIOLATION:
+                return
+            if err.sqlstate in REJECTABLE:
+                reject()
+            raise
+        if (
+            stored is not None
+            and fillers
+            and dict(zip(names, stored, strict=True))[column.name] is not None
+        ):
+            filled_by_trigger.append(fillers[0])
+            return
+        raise AssertionError(
+            f"{table.name}.{column.name} accepted an explicit NULL ({describe_values(values)}); "
+            "expected 23502 not_null_violation"
+        )
+
+    run_examples(dbverify_run, dbverify_conn, f"{table.name}.{column.name}", example)
+    if filled_by_trigger:
+        pytest.skip(
+            f"{table.name}.{column.name}: an explicit NULL is replaced by the BEFORE INSERT "
+            f"trigger {filled_by_trigger[0]}, so NOT NULL cannot be shown by an insert"
+        )

@@ -1,0 +1,109 @@
+"""Run a property check: hypothesis examples, each in a savepoint that is rolled back.
+
+The check's transaction (``dbverify_conn``) is rolled back after the test; each example
+runs in a savepoint of its own, opened here with a context manager, so examples never
+see each other's rows. Hypothesis runs derandomized (a CI run is reproducible), writes
+no example database, and does not shrink: a failure reports the example that failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, Phase, given, reject, settings
+from hypothesis import strategies as st
+from hypothesis.errors import FailedHealthCheck, Unsatisfiable
+from psycopg import sql
+
+from pytest_dbverify.rows import REJECTABLE, CannotGenerate, RowFactory
+from pytest_dbverify.strategies import UnsupportedTypeError
+
+if TYPE_CHECKING:
+    from pytest_dbverify.run import VerificationRun
+
+Example = Callable[[RowFactory], None]
+READ_ONLY_SQLSTATE = "25006"
+
+
+def skip_if_read_only(run: VerificationRun) -> None:
+    """Skip a check that writes (even rolled back) in read-only mode."""
+    if run.settings.read_only:
+        pytest.skip("read-only mode: this check inserts rows (always rolled back)")
+
+
+def run_examples(
+    run: VerificationRun, conn: psycopg.Connection, what: str, example: Example
+) -> None:
+    """Run ``example`` for the configured number of hypothesis examples.
+
+    ``what`` names the object for messages when no valid row can be generated.
+    """
+    skip_if_read_only(run)
+    catalog = run.expected_catalog()
+
+    @settings(
+        max_examples=run.settings.examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+    )
+    @given(data=st.data())
+    def one_example(data: st.DataObject) -> None:
+        with conn.transaction(force_rollback=True):
+            # Deferred constraints would only fire at COMMIT, which never comes.
+            conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            example(RowFactory(conn, catalog, data))
+
+    try:
+        one_example()
+    except (CannotGenerate, UnsupportedTypeError) as err:
+        pytest.skip(f"{what}: {err}")
+    except (Unsatisfiable, FailedHealthCheck):
+        pytest.fail(
+            f"{what}: no generated row was accepted by the database in "
+            f"{run.settings.examples} examples (CHECK constraints, unique values or partition "
+            "bounds the generator cannot see): register a strategy for the columns involved "
+            "(pytest_dbverify.strategies.register_column)",
+            pytrace=False,
+        )
+    except psycopg.Error as err:
+        if err.sqlstate == READ_ONLY_SQLSTATE:
+            pytest.skip(f"{what}: the target is read-only ({err.sqlstate}): write checks skipped")
+        if err.sqlstate == "42501":
+            pytest.fail(
+                f"{what}: the verifying role may not write here ({err.sqlstate} "
+                f"insufficient_privilege: {_first_line(err)}); grant it INSERT, UPDATE and "
+                "DELETE, or run with --dbverify-read-only",
+                pytrace=False,
+            )
+        raise
+
+
+def expect_error(
+    conn: psycopg.Connection, sqlstate: str, statement: sql.Composed, params: list[object]
+) -> psycopg.Error | None:
+    """Run ``statement`` in a savepoint; return the error if it has ``sqlstate``, else None.
+
+    An error with another SQLSTATE propagates: it is not what the check is about.
+    """
+    try:
+        with conn.transaction():
+            conn.execute(statement, params)
+    except psycopg.Error as err:
+        if err.sqlstate == sqlstate:
+            return err
+        if err.sqlstate in REJECTABLE:  # another constraint objected: try another example
+            reject()
+        raise
+    return None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -1,0 +1,219 @@
+"""Insert generated rows into the target, parents first, inside the caller's transaction.
+
+Every row a check touches is one it inserted here, in a transaction the check rolls
+back: that is how the verifier never changes data it did not write. Values come from
+the hypothesis strategies (:mod:`pytest_dbverify.strategies`); foreign-key columns are
+filled from parent rows inserted first, in dependency order. A cycle is broken through
+a nullable edge (left NULL) or a deferrable one (the parent's key is drawn up front and
+the constraint deferred until the parent exists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from hypothesis import reject
+from hypothesis import strategies as st
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from pytest_dbverify.catalog import Catalog, Column, Constraint, Table, TableName
+from pytest_dbverify.errors import DbverifyError
+from pytest_dbverify.strategies import StrategyRegistry, rows_for, values_for
+
+# A generated row the database refuses for reasons the generator cannot see coming
+# (a CHECK it could not derive, a value that collides with an existing row, a partition
+# bound, a generated column's arithmetic overflowing): draw another example instead.
+REJECTABLE = frozenset({"23514", "23505", "23P01", "22003"})
+_MAX_DEPTH = 12
+# Types PostgreSQL cannot compare with "=": compared as text, or not at all.
+NO_EQUALITY = frozenset(
+    {"json", "xml", "point", "line", "lseg", "box", "path", "polygon", "circle"}
+)
+
+
+class CannotGenerate(DbverifyError):
+    """No row can be generated for a table; the message says why and what would help."""
+
+
+class RowDropped(AssertionError):
+    """An INSERT reported success but returned no row: a trigger or rule swallowed it."""
+
+
+def short_name(table: TableName) -> str:
+    """Return ``table`` as test ids show it: without the ``public.`` prefix."""
+    return table.name if table.schema == "public" else str(table)
+
+
+def fk_id(table: Table, fk: Constraint) -> str:
+    """Return ``child.cols->parent.cols``, the id a CI log shows."""
+    assert fk.ref_table is not None
+    return (
+        f"{short_name(table.name)}.{','.join(fk.columns)}->"
+        f"{short_name(fk.ref_table)}.{','.join(fk.ref_columns)}"
+    )
+
+
+def quoted(table: TableName) -> sql.Identifier:
+    """Return the table as a quoted, schema-qualified identifier."""
+    return sql.Identifier(table.schema, table.name)
+
+
+def insert_statement(
+    table: Table, columns: Iterable[str], *, overriding: bool = False
+) -> sql.Composed:
+    """Return ``INSERT ... RETURNING *`` for ``columns``, each value cast to its column type.
+
+    ``overriding`` writes identity ALWAYS columns too (``OVERRIDING SYSTEM VALUE``).
+    """
+    names = list(columns)
+    if not names:
+        return sql.SQL("INSERT INTO {} DEFAULT VALUES RETURNING *").format(quoted(table.name))
+    casts = [
+        sql.SQL("{}::{}").format(sql.Placeholder(), sql.SQL(table.column(name).type.sql))
+        for name in names
+    ]
+    return sql.SQL("INSERT INTO {} ({}) {}VALUES ({}) RETURNING *").format(
+        quoted(table.name),
+        sql.SQL(", ").join(map(sql.Identifier, names)),
+        sql.SQL("OVERRIDING SYSTEM VALUE " if overriding else ""),
+        sql.SQL(", ").join(casts),
+    )
+
+
+def as_parameter(value: Any, column: Column) -> Any:
+    """Return a value read back from ``column`` in a form psycopg can send again."""
+    if column.type.base in ("json", "jsonb") and not column.type.is_array and value is not None:
+        return Jsonb(value)  # loaded as dict/list/str...: send it back as JSON, not as that
+    return value
+
+
+def describe_values(values: Mapping[str, Any]) -> str:
+    """Return ``col=value, ...`` for a failure message (values are generated, not secret)."""
+    return ", ".join(f"{name}={value!r}" for name, value in values.items())
+
+
+@dataclass
+class RowFactory:
+    """Generates and inserts rows of any table of ``catalog`` through ``conn``."""
+
+    conn: psycopg.Connection
+    catalog: Catalog
+    data: st.DataObject
+    registry: StrategyRegistry | None = None
+    _stack: list[TableName] = field(default_factory=list)
+    _pending_keys: dict[TableName, dict[str, Any]] = field(default_factory=dict)
+
+    def values(
+        self,
+        table: Table,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        include: Iterable[str] = (),
+        linked: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        """Return values for a new row of ``table``, inserting the parents it references.
+
+        ``include`` names columns that must get a generated value even if they could be
+        left to their defaults; ``linked`` names foreign-key columns that must reference a
+        real parent row even where they may be NULL.
+        """
+        overrides = dict(overrides or {})
+        if len(self._stack) > _MAX_DEPTH:
+            raise CannotGenerate(f"{table.name}: foreign keys nest deeper than {_MAX_DEPTH}")
+        self._stack.append(table.name)
+        try:
+            references = self._references(table, overrides, set(linked))
+        finally:
+            self._stack.pop()
+        # A child further down promised to reference this row by a key drawn up front.
+        overrides.update(self._pending_keys.pop(table.name, {}))
+        wanted = [
+            name for name in [*include, *overrides, *references] if table.column(name).insertable
+        ]
+        drawn = self.data.draw(
+            rows_for(table, registry=self.registry, columns=wanted), label=str(table.name)
+        )
+        return {**drawn, **references, **overrides}
+
+    def insert(self, table: Table, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Insert a new row of ``table`` and return it as stored (``RETURNING *``)."""
+        values = self.values(table, overrides)
+        return self.insert_values(table, values)
+
+    def insert_values(self, table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Insert exactly ``values``; a refusal nobody could foresee rejects the example."""
+        overriding = any(table.column(name).identity == "always" for name in values)
+        statement = insert_statement(table, values, overriding=overriding)
+        try:
+            with self.conn.transaction():
+                cursor = self.conn.execute(statement, list(values.values()))
+                row = cursor.fetchone()
+                names = [column.name for column in cursor.description or []]
+        except psycopg.Error as err:
+            if err.sqlstate in REJECTABLE:
+                reject()
+            raise
+        if row is None:
+            raise RowDropped(
+                f"INSERT INTO {table.name} reported success but stored no row "
+                f"({describe_values(values)}): a BEFORE trigger returning NULL or a "
+                "DO INSTEAD rule swallows inserts"
+            )
+        return dict(zip(names, row, strict=True))
+
+    def _references(
+        self, table: Table, overrides: Mapping[str, Any], linked: set[str]
+    ) -> dict[str, Any]:
+        """Fill each foreign key's columns from a parent row (or NULL, or a deferred key)."""
+        filled: dict[str, Any] = {}
+        for fk in table.foreign_keys:
+            if all(column in overrides or column in filled for column in fk.columns):
+                continue
+            filled.update(self._reference(table, fk, force=bool(linked & set(fk.columns))))
+        return filled
+
+    def _reference(self, table: Table, fk: Constraint, *, force: bool = False) -> dict[str, Any]:
+        assert fk.ref_table is not None
+        nullable = not force and all(not table.column(c).not_null for c in fk.columns)
+        try:
+            parent = self.catalog.table(fk.ref_table)
+        except KeyError:
+            if nullable:
+                return dict.fromkeys(fk.columns)
+            raise CannotGenerate(
+                f"{table.name}: foreign key {fk.name} references {fk.ref_table}, outside the "
+                "verified schemas: add its schema to --dbverify-schemas"
+            ) from None
+        if nullable:
+            # Optional references stay empty: fewer rows, and no cycle to break.
+            return dict.fromkeys(fk.columns)
+        if parent.name in self._stack:
+            return self._break_cycle(table, fk, parent)
+        row = self.insert(parent)
+        return {column: row[ref] for column, ref in zip(fk.columns, fk.ref_columns, strict=True)}
+
+    def _break_cycle(self, table: Table, fk: Constraint, parent: Table) -> dict[str, Any]:
+        if not fk.deferrable:
+            raise CannotGenerate(
+                f"{table.name}: foreign key {fk.name} closes a cycle of NOT NULL, "
+                "non-deferrable references: no row can be inserted first"
+            )
+        # Draw the parent's key now, defer this constraint, and make the parent (inserted
+        # further up the stack) use that key; the caller's SET CONSTRAINTS ALL IMMEDIATE
+        # then proves the cycle closed.
+        key = {
+            ref: self.data.draw(values_for(parent.column(ref), table=parent.name,
+                                           registry=self.registry).filter(lambda v: v is not None))
+            for ref in fk.ref_columns
+        }  # fmt: skip
+        self._pending_keys.setdefault(parent.name, {}).update(key)
+        self.conn.execute(
+            sql.SQL("SET CONSTRAINTS {} DEFERRED").format(
+                sql.Identifier(table.name.schema, fk.name)
+            )
+        )
+        return {column: key[ref] for column, ref in zip(fk.columns, fk.ref_columns, strict=True)}

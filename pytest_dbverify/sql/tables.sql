@@ -1,0 +1,38 @@
+-- The tables of the verified schemas: ordinary and partitioned tables, and the partitions
+-- of those (a partition may live in another schema than its root).
+-- Parameters: schemas (text[]).
+SELECT c.oid,
+       n.nspname AS schema,
+       c.relname AS name,
+       c.relkind AS relkind,
+       pn.nspname AS parent_schema,
+       pc.relname AS parent_name,
+       CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END
+           AS partition_bound,
+       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END
+           AS partition_key,
+       -- A table's only "_RETURN" rule would make it a view: every other rule is a user's.
+       EXISTS (
+           SELECT FROM pg_catalog.pg_rewrite r
+            WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN'
+       ) AS has_rules,
+       c.relrowsecurity AS row_security
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  -- A partition has exactly one parent; plain inheritance children are ordinary tables.
+  LEFT JOIN pg_catalog.pg_inherits i ON c.relispartition AND i.inhrelid = c.oid
+  LEFT JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
+  LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+ WHERE c.relkind IN ('r', 'p')
+   AND (
+       n.nspname = ANY(%(schemas)s)
+       OR (
+           c.relispartition
+           AND (
+               SELECT rn.nspname
+                 FROM pg_catalog.pg_class r
+                 JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
+                WHERE r.oid = pg_catalog.pg_partition_root(c.oid)
+           ) = ANY(%(schemas)s)
+       )
+   )
