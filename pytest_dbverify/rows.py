@@ -104,8 +104,10 @@ class RowFactory:
     catalog: Catalog
     data: st.DataObject
     registry: StrategyRegistry | None = None
-    _stack: list[TableName] = field(default_factory=list)
+    _stack: list[tuple[TableName, dict[str, Any]]] = field(default_factory=list)
     _pending_keys: dict[TableName, dict[str, Any]] = field(default_factory=dict)
+    _deferred: dict[TableName, list[tuple[Table, dict[str, Any]]]] = field(default_factory=dict)
+    _deferring: bool = False
 
     def values(
         self,
@@ -124,7 +126,7 @@ class RowFactory:
         overrides = dict(overrides or {})
         if len(self._stack) > _MAX_DEPTH:
             raise CannotGenerate(f"{table.name}: foreign keys nest deeper than {_MAX_DEPTH}")
-        self._stack.append(table.name)
+        self._stack.append((table.name, overrides))
         try:
             references = self._references(table, overrides, set(linked))
         finally:
@@ -163,7 +165,21 @@ class RowFactory:
                 f"({describe_values(values)}): a BEFORE trigger returning NULL or a "
                 "DO INSTEAD rule swallows inserts"
             )
-        return dict(zip(names, row, strict=True))
+        stored = dict(zip(names, row, strict=True))
+        # Parents promised through a deferred reference: insert them now, pointing back.
+        for parent, key in self._deferred.pop(table.name, []):
+            back = {
+                column: stored[ref]
+                for fk in parent.foreign_keys
+                if fk.ref_table == table.name
+                for column, ref in zip(fk.columns, fk.ref_columns, strict=True)
+            }
+            self.insert(parent, {**back, **key})
+        if self._deferring and not self._stack:
+            # The cycle is closed: check it now, and let the checks see every rule at once.
+            self.conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            self._deferring = False
+        return stored
 
     def _references(
         self, table: Table, overrides: Mapping[str, Any], linked: set[str]
@@ -191,8 +207,15 @@ class RowFactory:
         if nullable:
             # Optional references stay empty: fewer rows, and no cycle to break.
             return dict.fromkeys(fk.columns)
-        if parent.name in self._stack:
+        if any(name == parent.name for name, _ in self._stack):
             return self._break_cycle(table, fk, parent)
+        if fk.deferrable and self._leads_back(parent, table.name):
+            # Break the cycle here, on the deferrable edge: this row takes a key drawn
+            # now, and the parent is inserted right after it, pointing back at it.
+            key = self._draw_key(parent, fk)
+            self._defer(table, fk)
+            self._deferred.setdefault(table.name, []).append((parent, key))
+            return {c: key[r] for c, r in zip(fk.columns, fk.ref_columns, strict=True)}
         row = self.insert(parent)
         return {column: row[ref] for column, ref in zip(fk.columns, fk.ref_columns, strict=True)}
 
@@ -205,15 +228,52 @@ class RowFactory:
         # Draw the parent's key now, defer this constraint, and make the parent (inserted
         # further up the stack) use that key; the caller's SET CONSTRAINTS ALL IMMEDIATE
         # then proves the cycle closed.
+        # The parent's own values win: a check may have chosen its key (a duplicate, a NULL).
+        chosen = next(values for name, values in reversed(self._stack) if name == parent.name)
         key = {
-            ref: self.data.draw(values_for(parent.column(ref), table=parent.name,
-                                           registry=self.registry).filter(lambda v: v is not None))
+            ref: chosen[ref] if chosen.get(ref) is not None else drawn
+            for ref, drawn in self._draw_key(parent, fk).items()
+        }
+        self._pending_keys.setdefault(parent.name, {}).update(
+            {ref: value for ref, value in key.items() if ref not in chosen}
+        )
+        self._defer(table, fk)
+        return {column: key[ref] for column, ref in zip(fk.columns, fk.ref_columns, strict=True)}
+
+    def _draw_key(self, parent: Table, fk: Constraint) -> dict[str, Any]:
+        return {
+            ref: self.data.draw(
+                values_for(parent.column(ref), table=parent.name, registry=self.registry).filter(
+                    lambda v: v is not None
+                ),
+                label=f"{parent.name}.{ref}",
+            )
             for ref in fk.ref_columns
-        }  # fmt: skip
-        self._pending_keys.setdefault(parent.name, {}).update(key)
+        }
+
+    def _defer(self, table: Table, fk: Constraint) -> None:
+        self._deferring = True
         self.conn.execute(
             sql.SQL("SET CONSTRAINTS {} DEFERRED").format(
                 sql.Identifier(table.name.schema, fk.name)
             )
         )
-        return {column: key[ref] for column, ref in zip(fk.columns, fk.ref_columns, strict=True)}
+
+    def _leads_back(self, start: Table, target: TableName) -> bool:
+        """Return True if NOT NULL references lead from ``start`` back to ``target``."""
+        seen: set[TableName] = set()
+        todo = [start]
+        while todo:
+            table = todo.pop()
+            for fk in table.foreign_keys:
+                if fk.ref_table is None or not all(table.column(c).not_null for c in fk.columns):
+                    continue
+                if fk.ref_table == target:
+                    return True
+                if fk.ref_table not in seen:
+                    seen.add(fk.ref_table)
+                    try:
+                        todo.append(self.catalog.table(fk.ref_table))
+                    except KeyError:
+                        continue
+        return False

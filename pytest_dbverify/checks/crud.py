@@ -45,6 +45,8 @@ def test_crud(
         locator = _locate(dbverify_conn, table, stored)
         if not _has_triggers(table, "insert"):
             _assert_reads_back(dbverify_conn, table, locator, values, "inserted")
+        if table.has_rules:
+            return  # its rules rewrite UPDATE or DELETE by design: only INSERT and read count
         column = _updatable_column(table)
         if column is not None:
             new_value = rows.data.draw(values_for(column, table=table.name), label=column.name)

@@ -48,6 +48,8 @@ def test_fk_enforced(
     def example(rows: RowFactory) -> None:
         missing = _missing_key(dbverify_conn, rows, parent, fk)
         orphan = rows.values(table, overrides=_as_child(fk, missing))
+        if parent.name == table.name and all(orphan.get(r) == missing[r] for r in fk.ref_columns):
+            reject()  # a row that references itself is no orphan
         error = expect_error(
             dbverify_conn,
             FOREIGN_KEY_VIOLATION,
@@ -74,6 +76,8 @@ def test_fk_actions(
     table, fk = foreign_key
     parent = dbverify_run.expected_catalog().table(fk.ref_table)  # type: ignore[arg-type]
     updatable = all(parent.column(r).insertable for r in fk.ref_columns)
+    if parent.has_rules:
+        pytest.skip(f"{parent.name} has rewrite rules: a DELETE or UPDATE there need not happen")
 
     def example(rows: RowFactory) -> None:
         parent_row = rows.insert(parent)
