@@ -65,23 +65,34 @@ def quoted(table: TableName) -> sql.Identifier:
 def insert_statement(
     table: Table, columns: Iterable[str], *, overriding: bool = False
 ) -> sql.Composed:
-    """Return ``INSERT ... RETURNING *`` for ``columns``, each value cast to its column type.
+    """Return ``INSERT ... RETURNING tableoid, ctid, *``, each value cast to its column type.
 
     ``overriding`` writes identity ALWAYS columns too (``OVERRIDING SYSTEM VALUE``).
     """
     names = list(columns)
     if not names:
-        return sql.SQL("INSERT INTO {} DEFAULT VALUES RETURNING *").format(quoted(table.name))
+        return sql.SQL("INSERT INTO {} DEFAULT VALUES RETURNING tableoid, ctid, *").format(
+            quoted(table.name)
+        )
     casts = [
         sql.SQL("{}::{}").format(sql.Placeholder(), sql.SQL(table.column(name).type.sql))
         for name in names
     ]
-    return sql.SQL("INSERT INTO {} ({}) {}VALUES ({}) RETURNING *").format(
+    return sql.SQL("INSERT INTO {} ({}) {}VALUES ({}) RETURNING tableoid, ctid, *").format(
         quoted(table.name),
         sql.SQL(", ").join(map(sql.Identifier, names)),
         sql.SQL("OVERRIDING SYSTEM VALUE " if overriding else ""),
         sql.SQL(", ").join(casts),
     )
+
+
+def address(stored: Mapping[str, Any]) -> list[Any]:
+    """Return ``[tableoid, ctid]`` of a row returned by :func:`insert_statement`.
+
+    The address finds the row again whatever its key (or lack of one); no user column can
+    be called ``tableoid`` or ``ctid``, so the names never collide.
+    """
+    return [stored["tableoid"], stored["ctid"]]
 
 
 def as_parameter(value: Any, column: Column) -> Any:

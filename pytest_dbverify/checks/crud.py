@@ -15,7 +15,7 @@ from pytest_dbverify.rows import (
     NO_EQUALITY,
     REJECTABLE,
     RowFactory,
-    as_parameter,
+    address,
     describe_values,
     quoted,
     short_name,
@@ -42,7 +42,7 @@ def test_crud(
     def example(rows: RowFactory) -> None:
         values = rows.values(table)
         stored = rows.insert_values(table, values)
-        locator = _locate(dbverify_conn, table, stored)
+        locator = address(stored)
         if not _has_triggers(table, "insert"):
             _assert_reads_back(dbverify_conn, table, locator, values, "inserted")
         if table.has_rules:
@@ -67,40 +67,6 @@ def test_crud(
         )
 
     run_examples(dbverify_run, dbverify_conn, f"CRUD on {table.name}", example)
-
-
-def _locate(conn: psycopg.Connection, table: Table, stored: dict[str, Any]) -> list[Any]:
-    """Return (tableoid, ctid) of the row just inserted: its address, whatever its key."""
-    key = table.primary_key
-    if key is not None and all(stored.get(c) is not None for c in key.columns):
-        where = sql.SQL(" AND ").join(
-            sql.SQL("{} = %s").format(sql.Identifier(c)) for c in key.columns
-        )
-        row = conn.execute(
-            sql.SQL("SELECT tableoid, ctid FROM {} WHERE {}").format(quoted(table.name), where),
-            [stored[c] for c in key.columns],
-        ).fetchone()
-        assert row is not None, f"{table.name}: the row just inserted cannot be found by its key"
-        return list(row)
-    return _locate_by_values(conn, table, stored)
-
-
-def _locate_by_values(conn: psycopg.Connection, table: Table, stored: dict[str, Any]) -> list[Any]:
-    comparable = [c for c in table.columns if c.type.base not in NO_EQUALITY and c.name in stored]
-    conditions = sql.SQL(" AND ").join(
-        sql.SQL("{} IS NOT DISTINCT FROM %s::{}").format(
-            sql.Identifier(c.name), sql.SQL(c.type.sql)
-        )
-        for c in comparable
-    )
-    row = conn.execute(
-        sql.SQL("SELECT tableoid, ctid FROM {} WHERE {} LIMIT 1").format(
-            quoted(table.name), conditions
-        ),
-        [as_parameter(stored[c.name], c) for c in comparable],
-    ).fetchone()
-    assert row is not None, f"{table.name}: the row just inserted cannot be found again"
-    return list(row)
 
 
 def _fetch(conn: psycopg.Connection, table: Table, locator: list[Any]) -> tuple[Any, ...] | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import Any
 
 import psycopg
 import pytest
@@ -20,7 +19,7 @@ from psycopg import sql
 
 from pytest_dbverify.catalog import Constraint, Index, Table
 from pytest_dbverify.properties import run_examples
-from pytest_dbverify.rows import RowFactory, as_parameter, fk_id, quoted, short_name
+from pytest_dbverify.rows import RowFactory, address, fk_id, quoted, short_name
 from pytest_dbverify.run import VerificationRun, get_run
 
 pytestmark = pytest.mark.dbverify
@@ -87,8 +86,7 @@ def test_index_consistent(
     )
 
     def example(rows: RowFactory) -> None:
-        locator = _locator(dbverify_conn, table, rows.insert(table))
-        assert locator is not None, f"{table.name}: the row just inserted cannot be found"
+        locator = address(rows.insert(table))
         dbverify_conn.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")
         by_index = dbverify_conn.execute(lookup, list(locator)).fetchall()
         dbverify_conn.execute(
@@ -172,21 +170,3 @@ def _target_index(run: VerificationRun, table: Table, expected: Index) -> Index 
 
 def _unnamed(definition: str, name: str) -> str:
     return re.sub(r"INDEX \S+ ON", "INDEX ON", definition.replace(f'"{name}"', name), count=1)
-
-
-def _locator(
-    conn: psycopg.Connection, table: Table, stored: dict[str, Any]
-) -> tuple[Any, ...] | None:
-    key = table.primary_key
-    columns = (
-        list(key.columns)
-        if key
-        else [c.name for c in table.columns if c.type.base not in ("json", "xml")]
-    )
-    where = sql.SQL(" AND ").join(
-        sql.SQL("{} IS NOT DISTINCT FROM %s").format(sql.Identifier(c)) for c in columns
-    )
-    return conn.execute(
-        sql.SQL("SELECT tableoid, ctid FROM {} WHERE {} LIMIT 1").format(quoted(table.name), where),
-        [as_parameter(stored[c], table.column(c)) for c in columns],
-    ).fetchone()
