@@ -351,8 +351,13 @@ def reap_orphans(runs_dir: Path) -> list[Path]:
         try:
             owner = json.loads((run_dir / _OWNER_FILE).read_text())
         except (OSError, ValueError):
-            # Created but not yet described: leave it unless it is clearly abandoned.
-            if time.time() - run_dir.stat().st_mtime < 600:
+            # Created but not yet described (or just removed by its owner): leave it
+            # unless it is clearly abandoned.
+            try:
+                age = time.time() - run_dir.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if age < 600:
                 continue
             owner = {"pid": None, "started": None, "postmaster_pid": None}
         if _alive(owner["pid"], owner["started"]):
