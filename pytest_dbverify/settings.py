@@ -82,20 +82,20 @@ def parse_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.replace("\n", ",").split(",") if part.strip())
 
 
-def parse_advisories(text: str) -> str:
-    """Parse how advisory findings are reported."""
-    mode = text.strip().lower()
-    if mode not in ("fail", "warn"):
-        raise ValueError(text)
-    return mode
+def one_of(*choices: str) -> Callable[[str], str]:
+    """Return a parser that accepts one of ``choices``, in any case."""
+
+    def parse(text: str) -> str:
+        word = text.strip().lower()
+        if word not in choices:
+            raise ValueError(text)
+        return word
+
+    return parse
 
 
-def parse_server(text: str) -> str:
-    """Parse a throwaway server kind."""
-    kind = text.strip().lower()
-    if kind not in ("embedded", "system"):
-        raise ValueError(text)
-    return kind
+parse_advisories = one_of("fail", "warn")
+parse_server = one_of("embedded", "system")
 
 
 OPTIONS: tuple[Option, ...] = (

@@ -79,19 +79,20 @@ def test_fk_actions(
     if parent.has_rules:
         pytest.skip(f"{parent.name} has rewrite rules: a DELETE or UPDATE there need not happen")
 
-    def example(rows: RowFactory) -> None:
+    def parent_and_child(rows: RowFactory) -> tuple[dict[str, Any], dict[str, Any]]:
         parent_row = rows.insert(parent)
         key = {r: parent_row[r] for r in fk.ref_columns}
-        child = rows.insert(table, overrides=_as_child(fk, key))
+        return key, rows.insert(table, overrides=_as_child(fk, key))
+
+    def example(rows: RowFactory) -> None:
+        key, child = parent_and_child(rows)
         where = _where(fk.ref_columns)
         delete = sql.SQL("DELETE FROM {} WHERE {}").format(quoted(parent.name), where)
         _assert_action(dbverify_conn, table, fk, child, fk.on_delete, "DELETE", delete,
                        list(key.values()), new_key=None)  # fmt: skip
         if not updatable:
             return
-        parent_row = rows.insert(parent)
-        key = {r: parent_row[r] for r in fk.ref_columns}
-        child = rows.insert(table, overrides=_as_child(fk, key))
+        key, child = parent_and_child(rows)
         new_key = _missing_key(dbverify_conn, rows, parent, fk)
         update = sql.SQL("UPDATE {} SET {} WHERE {}").format(
             quoted(parent.name),
