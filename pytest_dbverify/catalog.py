@@ -172,6 +172,10 @@ class Table:
     partition_of: TableName | None = None  # the parent, for a partition
     partition_bound: str | None = None  # FOR VALUES ... of a partition
     partition_key: str | None = None  # PARTITION BY ... of a partitioned table
+    # Of a partitioned table: its key's columns (None for an expression), and the
+    # FOR VALUES ... of each of its partitions, which say what rows it can store.
+    partition_columns: tuple[str | None, ...] = ()
+    partition_bounds: tuple[str, ...] = ()
     has_rules: bool = False  # any rewrite rule (DO INSTEAD ...) on the table
     row_security: bool = False
 
@@ -219,6 +223,14 @@ class Catalog:
             if table.name == name or str(table.name) == name:
                 return table
         raise KeyError(f"no table {name} in schemas {', '.join(self.schemas)}")
+
+    def partitions(self, parent: TableName) -> list[Table]:
+        """Return the partitions of ``parent``, each followed by its own (depth first)."""
+        found = []
+        for table in self.tables:
+            if table.partition_of == parent:
+                found += [table, *self.partitions(table.name)]
+        return found
 
 
 def list_tables(
@@ -373,7 +385,14 @@ def load_catalog(
     triggers = _by_table(_trigger(row) for row in _fetch(conn, "triggers", version, tables=oids))
     extensions = sorted(row["name"] for row in _fetch(conn, "extensions", version))
 
-    tables = [_table(row, columns, constraints, indexes, triggers) for row in relations]
+    bounds: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for row in relations:
+        if row["parent_name"] is not None:
+            bounds[row["parent_schema"], row["parent_name"]].append(row["partition_bound"])
+    tables = [
+        _table(row, columns, constraints, indexes, triggers, bounds[row["schema"], row["name"]])
+        for row in relations
+    ]
     enums = {
         f"{t.schema}.{t.name}": t.labels
         for t in sorted(types.values(), key=lambda t: (t.schema, t.name))
@@ -394,6 +413,7 @@ def _table(
     constraints: dict[int, list[Constraint]],
     indexes: dict[int, list[Index]],
     triggers: dict[int, list[Trigger]],
+    partition_bounds: list[str],
 ) -> Table:
     oid = row["oid"]
     parent = row["parent_name"]
@@ -409,6 +429,8 @@ def _table(
         partition_of=TableName(row["parent_schema"], parent) if parent is not None else None,
         partition_bound=row["partition_bound"],
         partition_key=row["partition_key"],
+        partition_columns=tuple(row["partition_columns"] or ()),
+        partition_bounds=tuple(sorted(partition_bounds)),
         has_rules=row["has_rules"],
         row_security=row["row_security"],
     )

@@ -10,7 +10,8 @@ the constraint deferred until the parent exists).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from psycopg.types.json import Jsonb
 
 from pytest_dbverify.catalog import Catalog, Column, Constraint, Table, TableName
 from pytest_dbverify.errors import DbverifyError
-from pytest_dbverify.strategies import StrategyRegistry, rows_for, values_for
+from pytest_dbverify.strategies import StrategyRegistry, column_values, rows_for
 
 # A generated row the database refuses for reasons the generator cannot see coming
 # (a CHECK it could not derive, a value that collides with an existing row, a partition
@@ -152,6 +153,25 @@ class RowFactory:
         )
         return {**drawn, **references, **overrides}
 
+    @contextmanager
+    def attempt(self) -> Iterator[None]:
+        """Undo everything the block writes when it ends: the rows, and this factory's plans.
+
+        For a statement expected to fail (an orphan, a duplicate) and the parents made for
+        it: a parent inserted to close a cycle would otherwise wait for a row that never
+        comes. ``SET CONSTRAINTS`` made inside is undone too (by the savepoint's rollback).
+        """
+        saved = (
+            {name: dict(key) for name, key in self._pending_keys.items()},
+            {name: list(parents) for name, parents in self._deferred.items()},
+            self._deferring,
+        )
+        try:
+            with self.conn.transaction(force_rollback=True):
+                yield
+        finally:
+            self._pending_keys, self._deferred, self._deferring = saved
+
     def insert(self, table: Table, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Insert a new row of ``table`` and return it as stored (``RETURNING *``)."""
         values = self.values(table, overrides)
@@ -254,9 +274,7 @@ class RowFactory:
     def _draw_key(self, parent: Table, fk: Constraint) -> dict[str, Any]:
         return {
             ref: self.data.draw(
-                values_for(parent.column(ref), table=parent.name, registry=self.registry).filter(
-                    lambda v: v is not None
-                ),
+                column_values(parent, ref, registry=self.registry).filter(lambda v: v is not None),
                 label=f"{parent.name}.{ref}",
             )
             for ref in fk.ref_columns

@@ -60,6 +60,7 @@ from pytest_dbverify.check_expressions import (
     temporal_precision,
 )
 from pytest_dbverify.errors import DbverifyError
+from pytest_dbverify.partitions import partition_key_values
 
 __all__ = [
     "SUPPORTED_TYPES",
@@ -763,6 +764,23 @@ def values_for(
     return st.none() | strategy
 
 
+def column_values(
+    table: Table, name: str, *, registry: StrategyRegistry | None = None
+) -> SearchStrategy[Any]:
+    """Return a strategy for values of one column of ``table``, as a new row would hold.
+
+    Like :func:`values_for`, and also within what the table's CHECKs say of the column
+    alone and, for a partition key, among the values some partition accepts.
+    """
+    registry = default_registry if registry is None else registry
+    if registry.column_strategy(table.name, name) is None:
+        keys = [choice[name] for choice in partition_key_values(table) if name in choice]
+        if keys:
+            return st.sampled_from(keys)
+    bounds = table_bounds(table).get(name)
+    return values_for(table.column(name), table=table.name, registry=registry, bounds=bounds)
+
+
 def refuses_null(column: Column) -> bool:
     """Return True if the column refuses NULL: NOT NULL, or of a NOT NULL domain."""
     return column.not_null or (column.type.domain_not_null and not elements_are_domain(column.type))
@@ -884,6 +902,14 @@ def rows_for(
         )
         if refuses_null(column) and not column.has_default:
             required.add(name)
+    partition_keys = [
+        {name: value for name, value in choice.items() if name in drawable and name not in foreign}
+        for choice in partition_key_values(table)
+        if not any(registry.column_strategy(table.name, name) for name in choice)
+    ]
+    if partition_keys:
+        # Always drawn, from the partitions' bounds: a default (now()) may fit no partition.
+        required |= {name for choice in partition_keys for name in choice}
     checks = [parse(expression) for expression in _enforced_checks(table)]
     # Columns a CHECK reads together are drawn together or left out together: a CHECK
     # half drawn, half defaulted (ended_at drawn, created_at = now()) cannot be told.
@@ -905,6 +931,10 @@ def rows_for(
     ]
     positions = {column.name: column.position for column in table.columns}
     rows = st.tuples(*parts).map(lambda drawn: _merged(drawn, positions))
+    if partition_keys:
+        rows = st.tuples(rows, st.sampled_from(partition_keys)).map(
+            lambda drawn: {**drawn[0], **drawn[1]}
+        )
     types = {column.name: column.type for column in table.columns}
     # Only between columns of one type: sorting must not move a Decimal into an integer.
     pairs = [

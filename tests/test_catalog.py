@@ -265,7 +265,7 @@ FOREIGN_KEYS: dict[tuple[str, str], dict[str, Any]] = {
 
 INDEXES = {
     ORDER_ITEMS: ["Order Items_customer_public_id_idx", "Order Items_shipment_idx"],
-    "bin": ["bin_pkey"],
+    "bin": ["bin_pkey", "bin_warehouse_idx"],
     "booking": ["booking_no_overlap", "booking_one_confirmed_per_room", "booking_pkey"],
     "customer": ["customer_lower_email_idx", "customer_pkey", "customer_public_id_key"],
     "department": ["department_head_id_idx", "department_pkey"],

@@ -245,7 +245,9 @@ def test_a_wrong_password_fails_at_once_with_one_safe_line(
         ]
     )
     assert SECRET not in output_of(result)
-    assert elapsed < 2 + 1.5  # the pytest subprocess itself takes about a second
+    # No retry: well under the 30 s connect budget a healing fault would get (the
+    # subprocess itself takes a second or more on a busy machine).
+    assert elapsed < 10
 
 
 @pytest.mark.parametrize(

@@ -21,11 +21,13 @@ from pytest_dbverify.rows import (
     quoted,
 )
 from pytest_dbverify.run import VerificationRun, get_run
-from pytest_dbverify.strategies import values_for
+from pytest_dbverify.strategies import column_values
 
 pytestmark = pytest.mark.dbverify
 
 FOREIGN_KEY_VIOLATION = "23503"
+# ON DELETE / ON UPDATE RESTRICT: 23001 restrict_violation on PostgreSQL 18, 23503 on 15.
+RESTRICT_VIOLATION = ("23001", FOREIGN_KEY_VIOLATION)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -47,15 +49,18 @@ def test_fk_enforced(
 
     def example(rows: RowFactory) -> None:
         missing = _missing_key(dbverify_conn, rows, parent, fk)
-        orphan = rows.values(table, overrides=_as_child(fk, missing))
-        if parent.name == table.name and all(orphan.get(r) == missing[r] for r in fk.ref_columns):
-            reject()  # a row that references itself is no orphan
-        error = expect_error(
-            dbverify_conn,
-            FOREIGN_KEY_VIOLATION,
-            insert_statement(table, orphan),
-            list(orphan.values()),
-        )
+        with rows.attempt():  # the orphan's other parents go with it
+            orphan = rows.values(table, overrides=_as_child(fk, missing))
+            if parent.name == table.name and all(
+                orphan.get(r) == missing[r] for r in fk.ref_columns
+            ):
+                reject()  # a row that references itself is no orphan
+            error = expect_error(
+                dbverify_conn,
+                FOREIGN_KEY_VIOLATION,
+                insert_statement(table, orphan),
+                list(orphan.values()),
+            )
         assert error is not None, (
             f"foreign key {fk.name} ({fk_id(table, fk)}) is not enforced: a row pointing at a "
             f"missing {parent.name} was accepted ({describe_values(orphan)}); "
@@ -85,21 +90,24 @@ def test_fk_actions(
         return key, rows.insert(table, overrides=_as_child(fk, key))
 
     def example(rows: RowFactory) -> None:
-        key, child = parent_and_child(rows)
         where = _where(fk.ref_columns)
-        delete = sql.SQL("DELETE FROM {} WHERE {}").format(quoted(parent.name), where)
-        _assert_action(dbverify_conn, table, fk, child, fk.on_delete, "DELETE", delete,
-                       list(key.values()), new_key=None)  # fmt: skip
+        with rows.attempt():  # each action on a pair of its own
+            key, child = parent_and_child(rows)
+            delete = sql.SQL("DELETE FROM {} WHERE {}").format(quoted(parent.name), where)
+            _assert_action(dbverify_conn, table, fk, child, fk.on_delete, "DELETE", delete,
+                           list(key.values()), new_key=None)  # fmt: skip
         if not updatable:
             return
         key, child = parent_and_child(rows)
         new_key = _missing_key(dbverify_conn, rows, parent, fk)
-        update = sql.SQL("UPDATE {} SET {} WHERE {}").format(
+        # RETURNING: the key as stored (char(n) pads it), which a cascade copies.
+        update = sql.SQL("UPDATE {} SET {} WHERE {} RETURNING {}").format(
             quoted(parent.name),
             sql.SQL(", ").join(
                 sql.SQL("{} = %s").format(sql.Identifier(r)) for r in fk.ref_columns
             ),
             where,
+            sql.SQL(", ").join(map(sql.Identifier, fk.ref_columns)),
         )
         _assert_action(dbverify_conn, table, fk, child, fk.on_update, "UPDATE", update,
                        [*new_key.values(), *key.values()], new_key=new_key)  # fmt: skip
@@ -119,12 +127,22 @@ def _assert_action(
     new_key: dict[str, Any] | None,
 ) -> None:
     what = f"ON {verb} {action.upper()} of {fk.name} ({fk_id(table, fk)})"
+    # Other keys may point at the parent too (a cycle closed through a deferrable key,
+    # back to the parent row): deferred, only this one acts now.
+    conn.execute("SET CONSTRAINTS ALL DEFERRED")
+    if fk.deferrable:
+        name = sql.Identifier(table.name.schema, fk.name)
+        conn.execute(sql.SQL("SET CONSTRAINTS {} IMMEDIATE").format(name))
     if action in ("restrict", "no action"):
-        error = expect_error(conn, FOREIGN_KEY_VIOLATION, statement, params)
+        sqlstate = RESTRICT_VIOLATION if action == "restrict" else FOREIGN_KEY_VIOLATION
+        error = expect_error(conn, sqlstate, statement, params)
         assert error is not None, f"{what}: {verb} of a referenced parent row succeeded"
         return
     with conn.transaction():
-        conn.execute(statement, params)
+        cursor = conn.execute(statement, params)
+        returned = cursor.fetchone() if new_key else None
+    if returned is not None:
+        new_key = dict(zip(fk.ref_columns, returned, strict=True))
     found = _child_now(conn, table, fk, child)
     if action == "cascade" and verb == "DELETE":
         assert found is None, f"{what}: the child row is still there after its parent was deleted"
@@ -177,9 +195,7 @@ def _missing_key(
 ) -> dict[str, Any]:
     """Draw a key for ``parent`` that no row of it has (the check's own view of the data)."""
     key = {
-        r: rows.data.draw(
-            values_for(parent.column(r), table=parent.name).filter(lambda v: v is not None), label=r
-        )
+        r: rows.data.draw(column_values(parent, r).filter(lambda v: v is not None), label=r)
         for r in fk.ref_columns
     }
     casts = sql.SQL(" AND ").join(

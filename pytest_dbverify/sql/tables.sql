@@ -11,6 +11,15 @@ SELECT c.oid,
            AS partition_bound,
        CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END
            AS partition_key,
+       -- The partition key's columns in key order; NULL where a key part is an expression.
+       CASE WHEN c.relkind = 'p' THEN ARRAY(
+           SELECT a.attname
+             FROM pg_catalog.pg_partitioned_table pt
+            CROSS JOIN LATERAL unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, ord)
+             LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+            WHERE pt.partrelid = c.oid
+            ORDER BY k.ord
+       ) END AS partition_columns,
        -- A table's only "_RETURN" rule would make it a view: every other rule is a user's.
        EXISTS (
            SELECT FROM pg_catalog.pg_rewrite r

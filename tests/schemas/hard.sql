@@ -108,6 +108,8 @@ CREATE TABLE hard.bin (
         REFERENCES hard.warehouse (code, region)
         MATCH FULL ON UPDATE CASCADE ON DELETE RESTRICT
 );
+-- Leads with the foreign key's columns: a warehouse delete or key update finds its bins.
+CREATE INDEX bin_warehouse_idx ON hard.bin (warehouse_code, warehouse_region);
 
 -- department and employee: a foreign-key cycle, closed by a DEFERRABLE INITIALLY
 -- DEFERRED constraint added afterwards. department also has a rewrite rule.
