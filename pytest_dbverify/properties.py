@@ -55,7 +55,9 @@ def run_examples(
     )
     @given(data=st.data())
     def one_example(data: st.DataObject) -> None:
-        with conn.transaction(force_rollback=True):
+        # Pipeline mode: statements whose result nobody reads yet (SAVEPOINT, SET, ...)
+        # travel with the next one that is read, one round trip for several.
+        with conn.pipeline(), conn.transaction(force_rollback=True):
             # Deferred constraints would only fire at COMMIT, which never comes.
             conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
             example(RowFactory(conn, catalog, data))

@@ -117,7 +117,6 @@ class RowFactory:
     data: st.DataObject
     registry: StrategyRegistry | None = None
     _stack: list[tuple[TableName, dict[str, Any]]] = field(default_factory=list)
-    _pending_keys: dict[TableName, dict[str, Any]] = field(default_factory=dict)
     _deferred: dict[TableName, list[tuple[Table, dict[str, Any]]]] = field(default_factory=dict)
     _deferring: bool = False
 
@@ -143,8 +142,8 @@ class RowFactory:
             references = self._references(table, overrides, set(linked))
         finally:
             self._stack.pop()
-        # A child further down promised to reference this row by a key drawn up front.
-        overrides.update(self._pending_keys.pop(table.name, {}))
+        # ``overrides`` now also holds any key a child further down promised to reference
+        # this row by (drawn up front: see _break_cycle).
         wanted = [
             name for name in [*include, *overrides, *references] if table.column(name).insertable
         ]
@@ -162,7 +161,6 @@ class RowFactory:
         comes. ``SET CONSTRAINTS`` made inside is undone too (by the savepoint's rollback).
         """
         saved = (
-            {name: dict(key) for name, key in self._pending_keys.items()},
             {name: list(parents) for name, parents in self._deferred.items()},
             self._deferring,
         )
@@ -170,7 +168,7 @@ class RowFactory:
             with self.conn.transaction(force_rollback=True):
                 yield
         finally:
-            self._pending_keys, self._deferred, self._deferring = saved
+            self._deferred, self._deferring = saved
 
     def insert(self, table: Table, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Insert a new row of ``table`` and return it as stored (``RETURNING *``)."""
@@ -181,15 +179,16 @@ class RowFactory:
         """Insert exactly ``values``; a refusal nobody could foresee rejects the example."""
         overriding = any(table.column(name).identity == "always" for name in values)
         statement = insert_statement(table, values, overriding=overriding)
+        # No savepoint of its own (two round trips saved per row): a refusal ends the
+        # example, whose savepoint the caller rolls back.
         try:
-            with self.conn.transaction():
-                cursor = self.conn.execute(statement, list(values.values()))
-                row = cursor.fetchone()
-                names = [column.name for column in cursor.description or []]
+            cursor = self.conn.execute(statement, list(values.values()))
+            row = cursor.fetchone()  # in pipeline mode, where an error surfaces
         except psycopg.Error as err:
             if err.sqlstate in REJECTABLE:
                 reject()
             raise
+        names = [column.name for column in cursor.description or []]
         if row is None:
             raise RowDropped(
                 f"INSERT INTO {table.name} reported success but stored no row "
@@ -238,7 +237,8 @@ class RowFactory:
         if nullable:
             # Optional references stay empty: fewer rows, and no cycle to break.
             return dict.fromkeys(fk.columns)
-        if any(name == parent.name for name, _ in self._stack):
+        optional = not all(table.column(c).not_null for c in fk.columns)
+        if any(name == parent.name for name, _ in self._stack) and not optional:
             return self._break_cycle(table, fk, parent)
         if fk.deferrable and self._leads_back(parent, table.name):
             # Break the cycle here, on the deferrable edge: this row takes a key drawn
@@ -265,9 +265,9 @@ class RowFactory:
             ref: chosen[ref] if chosen.get(ref) is not None else drawn
             for ref, drawn in self._draw_key(parent, fk).items()
         }
-        self._pending_keys.setdefault(parent.name, {}).update(
-            {ref: value for ref, value in key.items() if ref not in chosen}
-        )
+        # Promised to that very row (its frame's values), not to its table: a row of the
+        # same table made meanwhile (a self reference) must not take the key.
+        chosen.update({ref: value for ref, value in key.items() if ref not in chosen})
         self._defer(table, fk)
         return {column: key[ref] for column, ref in zip(fk.columns, fk.ref_columns, strict=True)}
 

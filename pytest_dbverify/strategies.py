@@ -29,6 +29,7 @@ Register your own strategies in ``conftest.py``, before any test draws::
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import math
 import re
@@ -186,6 +187,7 @@ class StrategyRegistry:
     def __init__(self) -> None:
         self._types: dict[str, SearchStrategy[Any]] = {}
         self._columns: dict[tuple[str, str, str], SearchStrategy[Any]] = {}
+        self.generation = 0  # bumped by each registration: strategies built before are stale
 
     def register_type(self, type_name: str, strategy: SearchStrategy[Any]) -> None:
         """Use ``strategy`` for every column of a type.
@@ -206,6 +208,7 @@ class StrategyRegistry:
         if not type_name.strip():
             raise ValueError(f"{call}: type_name is empty; pass a name such as 'int4'")
         self._types[type_name.strip()] = _check_strategy(strategy, call)
+        self.generation += 1
 
     def register_column(self, column: str, strategy: SearchStrategy[Any]) -> None:
         """Use ``strategy`` for one column, named ``schema.table.column``.
@@ -224,6 +227,7 @@ class StrategyRegistry:
             raise TypeError(f"{call}: column must be a str such as 'public.content.title'")
         key = _parse_column_name(column, call)
         self._columns[key] = _check_strategy(strategy, call)
+        self.generation += 1
 
     def copy(self) -> StrategyRegistry:
         """Return a registry with the same registrations, to extend without side effects."""
@@ -773,6 +777,14 @@ def column_values(
     alone and, for a partition key, among the values some partition accepts.
     """
     registry = default_registry if registry is None else registry
+    return _column_values(table, name, registry, registry.generation)
+
+
+@functools.lru_cache(maxsize=4096)
+def _column_values(
+    table: Table, name: str, registry: StrategyRegistry, generation: int
+) -> SearchStrategy[Any]:
+    # Cached: a strategy built once is validated once, not at every example that draws.
     if registry.column_strategy(table.name, name) is None:
         keys = [choice[name] for choice in partition_key_values(table) if name in choice]
         if keys:
@@ -865,8 +877,16 @@ def rows_for(
         UnsupportedTypeError: A drawn column's type has no strategy.
     """
     registry = default_registry if registry is None else registry
+    return _rows_for(table, registry, registry.generation, tuple(dict.fromkeys(columns or ())))
+
+
+@functools.lru_cache(maxsize=4096)
+def _rows_for(
+    table: Table, registry: StrategyRegistry, generation: int, columns: tuple[str, ...]
+) -> SearchStrategy[dict[str, Any]]:
+    # Cached like _column_values: checks ask for the same rows at every example.
     names = [column.name for column in table.columns]
-    wanted = list(dict.fromkeys(columns or ()))
+    wanted = list(columns)
     for name in wanted:
         if name not in names:
             raise ValueError(

@@ -58,10 +58,14 @@ def test_crud(
         # A parent inserted to close a foreign-key cycle points back at this row through a
         # deferrable key: deferred, it lets the row go (the example is rolled back, unchecked).
         dbverify_conn.execute("SET CONSTRAINTS ALL DEFERRED")
-        deleted = dbverify_conn.execute(
-            sql.SQL("DELETE FROM {} WHERE tableoid = %s AND ctid = %s").format(quoted(table.name)),
-            locator,
-        ).rowcount
+        deleted = len(
+            dbverify_conn.execute(
+                sql.SQL("DELETE FROM {} WHERE tableoid = %s AND ctid = %s RETURNING 1").format(
+                    quoted(table.name)
+                ),
+                locator,
+            ).fetchall()
+        )
         assert deleted == 1, (
             f"DELETE of the row just inserted into {table.name} deleted {deleted} rows"
         )
