@@ -41,6 +41,7 @@ CHECK_MODULES = (
     "not_null",
     "check_constraints",
     "indexes",
+    "drift",
 )
 _TARGET_KEY = "dbverify_target"
 
