@@ -115,6 +115,7 @@ def run_round_trip(
     *,
     schemas: Sequence[str],
     migrations_table: str,
+    exclude_tables: Sequence[str] = (),
     single_pass: Catalog | None = None,
 ) -> RoundTrip:
     """Run the round trip of ``migrations_dir`` in a new database on ``server``; drop it after.
@@ -124,6 +125,7 @@ def run_round_trip(
         migrations_dir: The dbmate migrations.
         schemas: The verified schemas (what the snapshots describe).
         migrations_table: dbmate's table, left out of the comparisons.
+        exclude_tables: Tables the user excludes, left out too.
         single_pass: The catalog of all migrations applied at once (the expected schema);
             when given, the step-wise result is compared with it too.
     """
@@ -133,7 +135,7 @@ def run_round_trip(
     with _scratch_database(server) as dbname, tempfile.TemporaryDirectory() as staging_dir:
         staging = Path(staging_dir)
         dbmate = Dbmate(server.url(dbname), migrations_dir=staging, pg_bindir=Path(server.bindir))
-        ignore = [migrations_table]
+        ignore = [migrations_table, *exclude_tables]
         with psycopg.connect(server.conninfo(dbname), autocommit=True) as conn:
 
             def snapshot() -> Snapshot:

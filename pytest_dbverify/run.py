@@ -231,6 +231,7 @@ class VerificationRun:
                 self.settings.migrations_dir,
                 schemas=self.settings.schemas,
                 migrations_table=self.settings.migrations_table,
+                exclude_tables=self.settings.exclude_tables,
                 single_pass=self.expected_catalog() if self.expectation.server else None,
             )
         return self._round_trip
