@@ -183,8 +183,6 @@ def _step(
         return [f"down failed: {err}"], True
     left = changes(before, snapshot(), ignore)
     problems = [f"after up and down, not as before up: {line}" for line in left]
-    if not changes(before, first_up, ignore):
-        problems.insert(0, "up changed nothing in the verified schemas")
     try:
         dbmate.migrate()
     except MigrationError as err:
