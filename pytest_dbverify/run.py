@@ -22,6 +22,7 @@ from psycopg_pool import ConnectionPool
 
 from pytest_dbverify.binaries import ServerKind, find_binaries
 from pytest_dbverify.catalog import Catalog, Table, load_catalog
+from pytest_dbverify.data_scan import Finding, scan
 from pytest_dbverify.embedded import ServerInfo, ThrowawayServer
 from pytest_dbverify.errors import DbverifyError
 from pytest_dbverify.expected import Expectation, ExpectedServers
@@ -75,6 +76,8 @@ class VerificationRun:
         self._target_catalog: Catalog | None = None
         self._oracle: psycopg.Connection | None = None
         self._round_trip: RoundTrip | None = None
+        self._data_scan: dict[str, Finding] | None = None
+        self.data_scan_seconds = 0.0
         self._expected_servers = ExpectedServers()
         self.expectation = Expectation(conninfo=None, source="the target's own catalog")
         self._outcomes: Counter[str] = Counter()
@@ -126,7 +129,8 @@ class VerificationRun:
         """Keep only tests marked ``dbverify``, add the built-in checks, apply include/exclude."""
         builtin: list[pytest.Item] = []
         # Unreachable: only the check that says so (the others would wait and fail alike).
-        for name in ("server",) if self.connect_error else CHECK_MODULES:
+        modules = (*CHECK_MODULES, "data") if self.settings.data_scan else CHECK_MODULES
+        for name in ("server",) if self.connect_error else modules:
             path = Path(__file__).parent / "checks" / f"{name}.py"
             module = pytest.Module.from_parent(session, path=path, nodeid=f"dbverify/{name}")
             builtin.extend(
@@ -235,6 +239,20 @@ class VerificationRun:
                 single_pass=self.expected_catalog() if self.expectation.server else None,
             )
         return self._round_trip
+
+    def data_scan(self) -> dict[str, Finding]:
+        """Return the scan of the target's rows against the expected rules, once per process.
+
+        One read-only REPEATABLE READ snapshot on a connection of its own (closed after),
+        each statement bounded by ``statement_timeout``.
+        """
+        if self._data_scan is None:
+            assert self.target is not None
+            began = time.perf_counter()
+            with connect(self.target, self.settings) as conn:
+                self._data_scan = scan(conn, self.checked_tables(), self.target_catalog())
+            self.data_scan_seconds = time.perf_counter() - began
+        return self._data_scan
 
     def _scratch_server(self) -> ServerInfo:
         if self.expectation.server is not None:
