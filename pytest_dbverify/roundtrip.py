@@ -145,9 +145,9 @@ def run_round_trip(
             before = empty
             for number, file in enumerate(files):
                 shutil.copyfile(file.path, staging / file.path.name)
-                problems, broken = _step(dbmate, before, snapshot, ignore)
+                problems, after = _step(dbmate, before, snapshot, ignore)
                 result.steps[file.path.name] = problems
-                if broken:
+                if after is None:
                     for later in files[number + 1 :]:
                         result.steps[later.path.name] = [
                             f"not run: {file.path.name} failed before it"
@@ -155,7 +155,7 @@ def run_round_trip(
                     result.full.append(f"not run: {file.path.name} failed")
                     result.seconds = time.perf_counter() - began
                     return result
-                before = snapshot()
+                before = after
             result.full = _full_stack(dbmate, files, empty, before, single_pass, snapshot, ignore)
     result.seconds = time.perf_counter() - began
     return result
@@ -166,30 +166,31 @@ def _step(
     before: Snapshot,
     snapshot: Callable[[], Snapshot],
     ignore: Sequence[str],
-) -> tuple[list[str], bool]:
-    """Run up, down, up again for the newest staged file; return its problems and a stop flag.
+) -> tuple[list[str], Snapshot | None]:
+    """Run up, down, up again for the newest staged file; return its problems and the end state.
 
-    The flag is True when dbmate failed: the database is then in no known state, so
+    The end state is None when dbmate failed: the database is then in no known state, so
     later steps cannot run.
     """
     try:
         dbmate.migrate()
     except MigrationError as err:
-        return [f"up failed: {err}"], True
+        return [f"up failed: {err}"], None
     first_up = snapshot()
     try:
         dbmate.rollback()
     except MigrationError as err:
-        return [f"down failed: {err}"], True
+        return [f"down failed: {err}"], None
     left = changes(before, snapshot(), ignore)
     problems = [f"after up and down, not as before up: {line}" for line in left]
     try:
         dbmate.migrate()
     except MigrationError as err:
-        return [*problems, f"up failed the second time (after down): {err}"], True
+        return [*problems, f"up failed the second time (after down): {err}"], None
+    again = snapshot()
     problems += [f"up again differs from the first up: {line}" for line in
-                 changes(first_up, snapshot(), ignore)]  # fmt: skip
-    return problems, False
+                 changes(first_up, again, ignore)]  # fmt: skip
+    return problems, again
 
 
 def _full_stack(
