@@ -208,6 +208,17 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Domain:
+    """A domain of the verified schemas (whether or not a column uses it)."""
+
+    name: str  # schema-qualified, unquoted
+    base: str  # format_type of the base type, e.g. "character varying(8)"
+    not_null: bool
+    default: str | None
+    checks: tuple[str, ...]  # "name CHECK (...)" per constraint, in name order
+
+
+@dataclass(frozen=True)
 class Catalog:
     """A snapshot of the verified schemas of one database."""
 
@@ -216,6 +227,8 @@ class Catalog:
     tables: tuple[Table, ...]
     extensions: tuple[str, ...] = ()
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)  # qualified name: labels
+    domains: tuple[Domain, ...] = ()  # every domain of the verified schemas, by name
+    extension_schemas: dict[str, str] = field(default_factory=dict)  # extension: its schema
 
     def table(self, name: TableName | str) -> Table:
         """Return the table called ``name`` (``schema.table`` or a TableName)."""
@@ -244,12 +257,22 @@ def list_tables(
 
 # --- load_catalog: the snapshot ---------------------------------------------------------
 #
-# Seven queries whatever the number of tables: tables first (they decide which relations
+# Eight queries whatever the number of tables: tables first (they decide which relations
 # are in the snapshot), then columns, types, constraints, indexes and triggers of exactly
-# those relations (passed as an oid[]), then the installed extensions. The SQL lives in
-# sql/<name>.sql; the few version differences are named fragments filled in here.
+# those relations (passed as an oid[]), then the installed extensions and the domains.
+# The SQL lives in sql/<name>.sql; the few version differences are named fragments
+# filled in here.
 
-QUERY_NAMES = ("tables", "columns", "types", "constraints", "indexes", "triggers", "extensions")
+QUERY_NAMES = (
+    "tables",
+    "columns",
+    "types",
+    "constraints",
+    "indexes",
+    "triggers",
+    "extensions",
+    "domains",
+)
 
 _NULLS_NOT_DISTINCT_SINCE = 150000  # pg_index.indnullsnotdistinct
 _PG18 = 180000  # pg_constraint.conenforced; NOT NULL constraints as contype 'n'
@@ -338,7 +361,7 @@ def load_catalog(
 ) -> Catalog:
     """Read the tables of ``schemas`` and everything the checks need to know about them.
 
-    Seven queries (``QUERY_NAMES``) whatever the number of tables. They only read
+    Eight queries (``QUERY_NAMES``) whatever the number of tables. They only read
     ``pg_catalog``; the connection's transaction state is left as the caller has it
     (nothing is committed or rolled back here).
 
@@ -383,7 +406,18 @@ def load_catalog(
     )
     indexes = _by_table(_index(row) for row in _fetch(conn, "indexes", version, tables=oids))
     triggers = _by_table(_trigger(row) for row in _fetch(conn, "triggers", version, tables=oids))
-    extensions = sorted(row["name"] for row in _fetch(conn, "extensions", version))
+    extension_rows = _fetch(conn, "extensions", version)
+    extensions = sorted(row["name"] for row in extension_rows)
+    domains = [
+        Domain(
+            name=f"{row['schema']}.{row['name']}",
+            base=row["base_sql"],
+            not_null=row["not_null"],
+            default=row["default"],
+            checks=tuple(row["checks"]),
+        )
+        for row in _fetch(conn, "domains", version, schemas=schema_list)
+    ]
 
     bounds: dict[tuple[str, str], list[str]] = defaultdict(list)
     for row in relations:
@@ -404,6 +438,8 @@ def load_catalog(
         tables=tuple(sorted(tables, key=lambda t: t.name)),
         extensions=tuple(extensions),
         enums=enums,
+        domains=tuple(sorted(domains, key=lambda d: d.name)),
+        extension_schemas={row["name"]: row["schema"] for row in extension_rows},
     )
 
 

@@ -1,6 +1,10 @@
-"""The ``dbverify`` command: ``dbverify health`` prints a health report, or serves it over HTTP.
+"""The ``dbverify`` command: ``health`` (a health report, or served over HTTP) and ``ledger``.
 
-Exit codes: 0 healthy, 1 unhealthy, 2 usage error (bad flags, no database named). A
+``dbverify ledger update`` records the checksum of every migration file in the ledger
+(``db/migrations.sum``); ``dbverify ledger check`` compares the files with it (exit 0
+when they match, 1 when not). Neither touches a database.
+
+Health exit codes: 0 healthy, 1 unhealthy, 2 usage error (bad flags, no database named). A
 usage error is one line on stderr, never a traceback. The target is resolved as the
 plugin resolves it (``--url`` > ``DATABASE_URL`` > ``.env`` > libpq's ``PG*``
 variables), except that health never starts a throwaway server: no target is an error.
@@ -17,6 +21,7 @@ from typing import NoReturn
 
 import pytest
 
+from pytest_dbverify import ledger
 from pytest_dbverify.health import HealthReport, HealthServer, check_target, health_settings
 from pytest_dbverify.redact import redact_text
 from pytest_dbverify.settings import parse_list, parse_seconds
@@ -108,12 +113,41 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"serve GET /healthz (200 healthy, 503 unhealthy) until stopped; host "
         f"default {DEFAULT_HOST}",
     )
+    books = commands.add_parser(
+        "ledger",
+        help="record (update) or verify (check) the checksums of the migration files",
+        description="Record or verify the SHA-256 of every migration file in the ledger, "
+        "so that a migration edited after it was applied is caught.",
+        epilog="exit status: 0 the ledger matches (or was updated), 1 it does not, 2 usage error",
+    )
+    books.add_argument("action", choices=("update", "check"), help="update or check")
+    books.add_argument(
+        "--migrations-dir",
+        type=Path,
+        default=DEFAULT_MIGRATIONS_DIR,
+        metavar="DIR",
+        help=f"dbmate migrations directory (default: {DEFAULT_MIGRATIONS_DIR})",
+    )
+    books.add_argument(
+        "--ledger",
+        type=Path,
+        metavar="FILE",
+        help="the ledger file (default: beside the directory, db/migrations -> db/migrations.sum)",
+    )
+    books.add_argument(
+        "--force",
+        action="store_true",
+        help="update: also rewrite the checksums of edited files and drop deleted ones "
+        "(only for migrations never deployed anywhere)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``dbverify``; return the exit status."""
     args = build_parser().parse_args(argv)
+    if args.command == "ledger":
+        return run_ledger(args.action, args.migrations_dir, args.ledger, force=args.force)
     migrations_dir: Path | None = args.migrations_dir
     if migrations_dir is None and DEFAULT_MIGRATIONS_DIR.is_dir():
         migrations_dir = DEFAULT_MIGRATIONS_DIR.resolve()
@@ -143,6 +177,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = check()
     print(report.to_json(), flush=True)
     return EXIT_HEALTHY if report.healthy else EXIT_UNHEALTHY
+
+
+def run_ledger(action: str, migrations_dir: Path, path: Path | None, *, force: bool) -> int:
+    """Run ``dbverify ledger update|check``; return the exit status."""
+    if not migrations_dir.is_dir():
+        _usage_error(f"--migrations-dir {migrations_dir}: not a directory")
+    path = path or ledger.default_ledger_path(migrations_dir)
+    try:
+        if action == "update":
+            done = ledger.update(migrations_dir, path, force=force)
+            changes = [f"added {n}" for n in done.added] + [f"rewrote {n}" for n in done.changed]
+            changes += [f"removed {n}" for n in done.removed]
+            _say(f"{path}: " + ("; ".join(changes) if changes else "up to date"))
+            return EXIT_HEALTHY
+        found = ledger.problems(migrations_dir, path)
+    except ledger.LedgerError as err:
+        _say(f"error: {err}")
+        return EXIT_UNHEALTHY
+    for problem in found:
+        _say(problem.describe(path))
+    if not found:
+        _say(f"{path}: matches the {len(ledger.current(migrations_dir))} migration files")
+    return EXIT_UNHEALTHY if found else EXIT_HEALTHY
 
 
 def serve(address: tuple[str, int], check: Callable[[], HealthReport]) -> int:

@@ -39,6 +39,7 @@ class Expectation:
     conninfo: str | None
     source: str
     warning: str | None = None
+    server: str | None = None  # ServerInfo.to_json() when it is a throwaway server of ours
 
 
 @dataclass
@@ -94,6 +95,7 @@ class ExpectedServers:
             return Expectation(
                 conninfo=info.url(EXPECTED_DB),
                 source=f"{migrations_dir} applied to a throwaway {kind} PostgreSQL {info.version}",
+                server=info.to_json(),
             )
         return Expectation(
             conninfo=None,

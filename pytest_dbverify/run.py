@@ -20,13 +20,16 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from pytest_dbverify.binaries import ServerKind
+from pytest_dbverify.binaries import ServerKind, find_binaries
 from pytest_dbverify.catalog import Catalog, Table, load_catalog
+from pytest_dbverify.data_scan import Finding, scan
+from pytest_dbverify.embedded import ServerInfo, ThrowawayServer
 from pytest_dbverify.errors import DbverifyError
 from pytest_dbverify.expected import Expectation, ExpectedServers
 from pytest_dbverify.migrations import migration_files
 from pytest_dbverify.pool import ConnectError, connect, open_pool
 from pytest_dbverify.redact import redact_conninfo, redact_text
+from pytest_dbverify.roundtrip import RoundTrip, run_round_trip
 from pytest_dbverify.settings import Settings, describe
 from pytest_dbverify.target import Target, resolve_target
 
@@ -34,6 +37,7 @@ PLUGIN_NAME = "dbverify-run"
 CHECK_MODULES = (
     "server",
     "migrations",
+    "migration_files",
     "tables",
     "crud",
     "keys",
@@ -41,6 +45,8 @@ CHECK_MODULES = (
     "not_null",
     "check_constraints",
     "indexes",
+    "drift",
+    "roundtrip",
 )
 _TARGET_KEY = "dbverify_target"
 
@@ -69,6 +75,9 @@ class VerificationRun:
         self._expected_catalog: Catalog | None = None
         self._target_catalog: Catalog | None = None
         self._oracle: psycopg.Connection | None = None
+        self._round_trip: RoundTrip | None = None
+        self._data_scan: dict[str, Finding] | None = None
+        self.data_scan_seconds = 0.0
         self._expected_servers = ExpectedServers()
         self.expectation = Expectation(conninfo=None, source="the target's own catalog")
         self._outcomes: Counter[str] = Counter()
@@ -120,7 +129,8 @@ class VerificationRun:
         """Keep only tests marked ``dbverify``, add the built-in checks, apply include/exclude."""
         builtin: list[pytest.Item] = []
         # Unreachable: only the check that says so (the others would wait and fail alike).
-        for name in ("server",) if self.connect_error else CHECK_MODULES:
+        modules = (*CHECK_MODULES, "data") if self.settings.data_scan else CHECK_MODULES
+        for name in ("server",) if self.connect_error else modules:
             path = Path(__file__).parent / "checks" / f"{name}.py"
             module = pytest.Module.from_parent(session, path=path, nodeid=f"dbverify/{name}")
             builtin.extend(
@@ -211,6 +221,46 @@ class VerificationRun:
         if self._oracle is None or self._oracle.closed:
             self._oracle = psycopg.connect(self.expectation.conninfo, autocommit=True)
         return self._oracle
+
+    def round_trip(self) -> RoundTrip:
+        """Return the rollback round trip of the migrations, run once per process.
+
+        It runs in a database of its own on the run's throwaway server (or on one started
+        for it when the expected schema came from ``--dbverify-expected-url``): never on
+        the target, never on a database the user named.
+        """
+        if self._round_trip is None:
+            self._round_trip = run_round_trip(
+                self._scratch_server(),
+                self.settings.migrations_dir,
+                schemas=self.settings.schemas,
+                migrations_table=self.settings.migrations_table,
+                exclude_tables=self.settings.exclude_tables,
+                single_pass=self.expected_catalog() if self.expectation.server else None,
+            )
+        return self._round_trip
+
+    def data_scan(self) -> dict[str, Finding]:
+        """Return the scan of the target's rows against the expected rules, once per process.
+
+        One read-only REPEATABLE READ snapshot on a connection of its own (closed after),
+        each statement bounded by ``statement_timeout``.
+        """
+        if self._data_scan is None:
+            assert self.target is not None
+            began = time.perf_counter()
+            with connect(self.target, self.settings) as conn:
+                self._data_scan = scan(conn, self.checked_tables(), self.target_catalog())
+            self.data_scan_seconds = time.perf_counter() - began
+        return self._data_scan
+
+    def _scratch_server(self) -> ServerInfo:
+        if self.expectation.server is not None:
+            return ServerInfo.from_json(self.expectation.server)
+        kind: ServerKind = "system" if self.settings.server == "system" else "embedded"
+        server = ThrowawayServer(find_binaries(kind))
+        self._expected_servers.servers.append(server)
+        return server.start()
 
     def checked_tables(self) -> list[Table]:
         """Return the expected tables the write checks cover (not dbmate's bookkeeping)."""

@@ -95,6 +95,20 @@ def one_of(*choices: str) -> Callable[[str], str]:
 
 
 parse_advisories = one_of("fail", "warn")
+
+# Squawk rules that are style preferences, or that do not apply to dbmate's transactional
+# migrations (each file runs in one transaction, so a half-applied file cannot happen),
+# rather than locks or rewrites of busy tables.
+DEFAULT_LINT_EXCLUDE = (
+    "prefer-robust-stmts",
+    "prefer-bigint-over-int",
+    "prefer-bigint-over-smallint",
+    "prefer-identity",
+    "prefer-text-field",
+    "prefer-timestamptz",
+    "require-lock-timeout",
+    "require-statement-timeout",
+)
 parse_server = one_of("embedded", "system")
 
 
@@ -131,6 +145,18 @@ OPTIONS: tuple[Option, ...] = (
            accepts="a whole number >= 1", metavar="N"),
     Option("server", "throwaway server to use when no target is set", parse_server,
            "embedded", accepts="embedded or system", metavar="KIND"),
+    Option("ledger", "migration checksum ledger (written by `dbverify ledger update`); "
+           "default: beside the migrations directory, db/migrations -> db/migrations.sum",
+           Path, None, accepts="a file path", metavar="FILE"),
+    Option("round_trip", "roll every migration down and up again on a throwaway database "
+           "and compare the schemas (never on the target)", parse_bool, True, "bool",
+           accepts="true or false", metavar="BOOL"),
+    Option("lint_exclude", "squawk rules not to apply to the migrations' up sections",
+           parse_list, DEFAULT_LINT_EXCLUDE, "linelist", accepts="squawk rule names, "
+           "comma-separated", metavar="RULES"),
+    Option("data_scan", "scan the deployed rows for violations of the expected constraints "
+           "(read-only, one snapshot; reads whole tables)", parse_bool, False, "bool",
+           accepts="true or false", is_flag=True),
     Option("advisories", "how to report a foreign key without an index and a constraint left "
            "NOT VALID or NOT ENFORCED", parse_advisories, "fail", accepts="fail or warn",
            metavar="MODE"),
@@ -155,6 +181,10 @@ class Settings:
     exclude: tuple[str, ...]
     examples: int
     server: str
+    ledger: Path | None
+    round_trip: bool
+    lint_exclude: tuple[str, ...]
+    data_scan: bool
     advisories: str
     sources: Mapping[str, str]
 
@@ -196,6 +226,8 @@ def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> 
         values[option.name], sources[option.name] = _resolve_one(option, config, environ)
     if values["migrations_dir"] is not None and not values["migrations_dir"].is_absolute():
         values["migrations_dir"] = config.rootpath / values["migrations_dir"]
+    if values["ledger"] is not None and not values["ledger"].is_absolute():
+        values["ledger"] = config.rootpath / values["ledger"]
     return Settings(**values, sources=sources)
 
 

@@ -65,6 +65,9 @@ def app_url(info: ServerInfo, password: str = SECRET, dbname: str = "postgres") 
 
 def with_migrations(pytester: pytest.Pytester) -> None:
     shutil.copytree(MIGRATIONS_DIR, pytester.path / "db" / "migrations")
+    shutil.copyfile(
+        MIGRATIONS_DIR.parent / "migrations.sum", pytester.path / "db" / "migrations.sum"
+    )
 
 
 def output_of(result: pytest.RunResult) -> str:
@@ -109,12 +112,14 @@ def test_main_job_without_a_target_verifies_a_throwaway_server(
             "*dbverify/server::test_server_reachable PASSED*",
             "*dbverify/migrations::test_migration_applied?20260105090000_*] PASSED*",
             "*dbverify/tables::test_table_readable?public.like_engagement] PASSED*",
+            "*dbverify/drift::test_schema_drift?none] PASSED*",
+            "*dbverify/roundtrip::test_full_rollback_round_trip PASSED*",
             "*test_mixed.py::test_my_own_database_test PASSED*",
             "*dbverify summary*",
             "target:  postgres://postgres@127.0.0.1:*/dbverify* (throwaway server *)",
             "server:  PostgreSQL 18.*",
             "objects: 8 tables in public, 6 migration files",
-            "checks:  184 (184 passed) in *s",
+            "checks:  216 (216 passed) in *s",
         ]
     )
     assert "test_a_unit_test" not in result.stdout.str()

@@ -30,6 +30,11 @@ SAMPLES: dict[str, list[tuple[str, object]]] = {
     "examples": [("3", 3), ("4", 4), ("5", 5)],
     "server": [("system", "system"), ("embedded", "embedded"), ("SYSTEM", "system")],
     "advisories": [("warn", "warn"), ("fail", "fail"), ("WARN", "warn")],
+    "ledger": [("/l/cli.sum", Path("/l/cli.sum")), ("/l/ini.sum", Path("/l/ini.sum")),
+               ("/l/env.sum", Path("/l/env.sum"))],
+    "round_trip": [("false", False), ("false", False), ("no", False)],
+    "lint_exclude": [("a-rule", ("a-rule",)), ("b-rule", ("b-rule",)), ("c,d", ("c", "d"))],
+    "data_scan": [("true", True), ("true", True), ("on", True)],
 }  # fmt: skip
 
 

@@ -1,11 +1,23 @@
-"""Every migration file is applied to the target, and nothing is applied without a file."""
+"""The migration history: files vs ``schema_migrations`` vs the checksum ledger.
+
+- every file is applied on the target (a pending one fails by name; one older than the
+  newest applied is called out as out of order);
+- nothing is applied without its file;
+- every file matches its checksum in the ledger (``db/migrations.sum``), so an applied
+  migration edited afterwards fails, and every file the ledger records still exists.
+
+Nothing here writes to the target: it reads ``schema_migrations`` and the files.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from pytest_dbverify import ledger
 from pytest_dbverify.migrations import MigrationFile, migration_files
 from pytest_dbverify.run import get_run
 from pytest_dbverify.settings import Settings
@@ -15,6 +27,8 @@ pytestmark = pytest.mark.dbverify
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """One item per migration file of the migrations directory."""
+    if "recorded" in metafunc.fixturenames:
+        _recorded(metafunc)
     if "migration" not in metafunc.fixturenames:
         return
     run = get_run(metafunc.config)
@@ -27,6 +41,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     files = migration_files(migrations_dir)
     metafunc.parametrize("migration", files, ids=[file.name for file in files])
+
+
+def _recorded(metafunc: pytest.Metafunc) -> None:
+    """One item per ledger entry (``recorded``): its file must still exist."""
+    run = get_run(metafunc.config)
+    path = ledger.ledger_of(run.settings)
+    try:
+        names = sorted(ledger.read_ledger(path))
+    except ledger.LedgerError as err:
+        metafunc.parametrize(
+            "recorded", [pytest.param(None, marks=pytest.mark.skip(reason=str(err)))]
+        )
+        return
+    metafunc.parametrize("recorded", names, ids=[Path(n).stem for n in names])
 
 
 def applied_versions(conn: psycopg.Connection, settings: Settings) -> list[str]:
@@ -51,10 +79,44 @@ def test_migration_applied(
 ) -> None:
     """The migration file's version is recorded as applied on the target."""
     applied = applied_versions(dbverify_conn, dbverify_settings)
-    assert migration.version in applied, (
-        f"migration {migration.path.name} is not applied to the target "
-        f"(newest applied: {applied[-1] if applied else 'none'}): run `dbmate migrate`"
+    if migration.version in applied:
+        return
+    newest = max(applied, default=None)
+    if newest is not None and migration.version < newest:
+        pytest.fail(
+            f"migration {migration.path.name} is pending but older than the newest applied "
+            f"({newest}): it was merged after a newer migration was deployed, so "
+            "`dbmate migrate` would apply it out of order (after the newer one; "
+            "`dbmate --strict` refuses): give it a new version, or check that it does not "
+            "depend on the order",
+            pytrace=False,
+        )
+    pytest.fail(
+        f"migration {migration.path.name} is pending: not applied to the target "
+        f"(newest applied: {newest or 'none'}): run `dbmate migrate`",
+        pytrace=False,
     )
+
+
+def test_migration_checksum(migration: MigrationFile, dbverify_settings: Settings) -> None:
+    """The file's checksum is the one the ledger recorded (an applied file was not edited)."""
+    path = ledger.ledger_of(dbverify_settings)
+    try:
+        recorded = ledger.read_ledger(path)
+    except ledger.LedgerError as err:
+        pytest.skip(str(err))
+    name = migration.path.name
+    digest = ledger.checksum(migration.path)
+    if recorded.get(name) != digest:
+        problem = ledger.LedgerProblem("edited" if name in recorded else "unrecorded", name)
+        pytest.fail(problem.describe(path), pytrace=False)
+
+
+def test_migration_file_present(recorded: str, dbverify_settings: Settings) -> None:
+    """Every migration the ledger records still has its file (none was deleted)."""
+    if not (dbverify_settings.migrations_dir / recorded).is_file():
+        problem = ledger.LedgerProblem("deleted", recorded)
+        pytest.fail(problem.describe(ledger.ledger_of(dbverify_settings)), pytrace=False)
 
 
 def test_no_applied_migration_without_file(

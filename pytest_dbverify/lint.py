@@ -1,0 +1,121 @@
+"""Lint migrations with squawk (the ``squawk-cli`` package): locks and rewrites of busy tables.
+
+Only the ``-- migrate:up`` section is linted (a down section drops what its up created,
+which squawk rightly flags in an up). It goes to squawk on stdin with the other lines
+blanked, so the line numbers squawk reports are the file's. A transactional section is
+linted with ``--assume-in-transaction`` (dbmate wraps it in one), so that, for instance,
+an index on a table created in the same migration is not flagged. squawk's own
+``.squawk.toml`` in the working directory applies too.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_dbverify.errors import BinaryNotFoundError, DbverifyError
+from pytest_dbverify.sections import Section
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One squawk finding, at a line of the migration file (1-based)."""
+
+    line: int
+    rule: str
+    message: str
+    help: str | None
+
+    def describe(self) -> str:
+        """Return ``line N: rule: message (help)``."""
+        tail = f" ({self.help})" if self.help else ""
+        return f"line {self.line}: {self.rule}: {self.message}{tail}"
+
+
+def find_squawk() -> Path:
+    """Return the squawk binary: the one the ``squawk-cli`` wheel installed, else PATH's."""
+    try:
+        files = importlib.metadata.distribution("squawk-cli").files or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for file in files:
+        if file.name in ("squawk", "squawk.exe") and file.parent.name in ("bin", "Scripts"):
+            path = Path(str(file.locate())).resolve()
+            if os.access(path, os.X_OK):
+                return path
+    found = shutil.which("squawk")
+    if found:
+        return Path(found)
+    raise BinaryNotFoundError(
+        "squawk not found (neither the squawk-cli package nor squawk on PATH): "
+        "run `pip install squawk-cli`"
+    )
+
+
+def squawk_argv(
+    squawk: Path,
+    *,
+    file_name: str,
+    exclude: Sequence[str],
+    in_transaction: bool,
+    pg_version: str | None,
+) -> list[str]:
+    """Build squawk's argv to lint stdin as ``file_name``."""
+    argv = [str(squawk), "--reporter", "json", "--stdin-filepath", file_name]
+    if exclude:
+        argv.append("--exclude=" + ",".join(exclude))
+    argv.append("--assume-in-transaction" if in_transaction else "--no-assume-in-transaction")
+    if pg_version:
+        argv.append(f"--pg-version={pg_version}")
+    return argv
+
+
+def lint_section(
+    section: Section,
+    *,
+    file_name: str,
+    exclude: Sequence[str] = (),
+    pg_version: str | None = None,
+    cwd: Path | None = None,
+    squawk: Path | None = None,
+) -> list[Finding]:
+    """Return squawk's findings on one section of a migration file.
+
+    Raises:
+        BinaryNotFoundError: squawk is not installed.
+        DbverifyError: squawk failed for another reason than findings.
+    """
+    argv = squawk_argv(
+        squawk or find_squawk(),
+        file_name=file_name,
+        exclude=exclude,
+        in_transaction=section.transaction,
+        pg_version=pg_version,
+    )
+    done = subprocess.run(
+        argv, input=section.text, capture_output=True, text=True, cwd=cwd, timeout=60, check=False
+    )
+    try:
+        reported = json.loads(done.stdout or "[]")
+    except json.JSONDecodeError:
+        reported = None
+    if done.returncode not in (0, 1) or not isinstance(reported, list):
+        raise DbverifyError(
+            f"squawk failed on {file_name} (exit {done.returncode}): "
+            f"{(done.stderr or done.stdout).strip()[:500]}"
+        )
+    return [
+        Finding(
+            line=int(item["line"]) + 1,  # squawk's JSON lines are 0-based
+            rule=str(item["rule_name"]),
+            message=str(item["message"]),
+            help=item.get("help"),
+        )
+        for item in reported
+    ]

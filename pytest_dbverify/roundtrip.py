@@ -1,0 +1,255 @@
+"""Rollback round trip: every migration's down undoes its up, on a throwaway database.
+
+For each migration in order: snapshot, ``dbmate migrate`` (this one only), snapshot,
+``dbmate rollback``, compare with the first snapshot (a no-op or partial down fails,
+naming what it left behind), ``dbmate migrate`` again and compare with the first up.
+Then the full stack: the step-wise result equals the single pass, all the way down
+leaves no object of ours, and all the way up again equals the single pass.
+
+Destructive by nature, so it runs only in a database it creates on a throwaway server
+the plugin started itself, never on the target. One migration at a time comes from a
+staging directory that holds the first N files: dbmate then applies and rolls back
+exactly that one, as it would in production.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from pytest_dbverify.catalog import Catalog, load_catalog
+from pytest_dbverify.embedded import ServerInfo
+from pytest_dbverify.errors import MigrationError
+from pytest_dbverify.migrations import Dbmate, MigrationFile, migration_files
+from pytest_dbverify.schema_diff import ABSENT, compare
+
+# Objects of the verified schemas that load_catalog does not describe (views, sequences,
+# functions, range and base types, schemas): a down that leaves one of them behind must be
+# named too. Indexes, enums and domains are in the catalog. Members of extensions are the
+# extension's business; dbmate's table is left out.
+_INVENTORY = """
+SELECT 'schema ' || n.nspname
+  FROM pg_catalog.pg_namespace n
+ WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+UNION ALL
+SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view'
+                      WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence'
+                      WHEN 'f' THEN 'foreign table' ELSE 'type'
+       END || ' ' || n.nspname || '.' || c.relname
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = ANY(%(schemas)s)
+   AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c')
+   AND c.oid IS DISTINCT FROM to_regclass(%(bookkeeping)s)
+   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+UNION ALL
+SELECT 'type ' || n.nspname || '.' || t.typname
+  FROM pg_catalog.pg_type t
+  JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+ WHERE n.nspname = ANY(%(schemas)s) AND t.typtype IN ('r', 'm', 'b')
+   AND NOT (t.typelem <> 0 AND t.typlen = -1)
+   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                    WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e')
+UNION ALL
+SELECT 'function ' || n.nspname || '.' || p.proname
+       || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')'
+  FROM pg_catalog.pg_proc p
+  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = ANY(%(schemas)s)
+   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                    WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+UNION ALL
+SELECT 'extension ' || e.extname FROM pg_catalog.pg_extension e
+"""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The schema at one point: the catalog and the inventory of every named object."""
+
+    catalog: Catalog
+    objects: frozenset[str]
+
+
+@dataclass
+class RoundTrip:
+    """The findings of one round trip: per migration file name, and for the full stack."""
+
+    steps: dict[str, list[str]] = field(default_factory=dict)  # file name -> problems
+    full: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def changes(before: Snapshot, after: Snapshot, ignore_tables: Sequence[str]) -> list[str]:
+    """Return what differs from ``before`` to ``after``, one line per object."""
+    lines: list[str] = []
+    described: set[str] = set()
+    for d in compare(before.catalog, after.catalog, ignore_tables=ignore_tables):
+        described.add(d.id)
+        if d.expected == ABSENT:
+            lines.append(f"{d.id} left behind ({d.found.removeprefix('present: ')})")
+        elif d.found == ABSENT:
+            lines.append(f"{d.id} gone ({d.expected.removeprefix('present: ')})")
+        else:
+            lines.append(f"{d.id}: {d.expected} -> {d.found}")
+    lines += [
+        f"{o} left behind" for o in sorted(after.objects - before.objects) if o not in described
+    ]
+    lines += [f"{o} gone" for o in sorted(before.objects - after.objects) if o not in described]
+    return lines
+
+
+def run_round_trip(
+    server: ServerInfo,
+    migrations_dir: Path,
+    *,
+    schemas: Sequence[str],
+    migrations_table: str,
+    exclude_tables: Sequence[str] = (),
+    single_pass: Catalog | None = None,
+) -> RoundTrip:
+    """Run the round trip of ``migrations_dir`` in a new database on ``server``; drop it after.
+
+    Args:
+        server: A throwaway server of our own (never the target).
+        migrations_dir: The dbmate migrations.
+        schemas: The verified schemas (what the snapshots describe).
+        migrations_table: dbmate's table, left out of the comparisons.
+        exclude_tables: Tables the user excludes, left out too.
+        single_pass: The catalog of all migrations applied at once (the expected schema);
+            when given, the step-wise result is compared with it too.
+    """
+    began = time.perf_counter()
+    result = RoundTrip()
+    files = migration_files(migrations_dir)
+    with _scratch_database(server) as dbname, tempfile.TemporaryDirectory() as staging_dir:
+        staging = Path(staging_dir)
+        dbmate = Dbmate(server.url(dbname), migrations_dir=staging, pg_bindir=Path(server.bindir))
+        ignore = [migrations_table, *exclude_tables]
+        with psycopg.connect(server.conninfo(dbname), autocommit=True) as conn:
+
+            def snapshot() -> Snapshot:
+                return _snapshot(conn, schemas, migrations_table)
+
+            empty = snapshot()
+            before = empty
+            for number, file in enumerate(files):
+                shutil.copyfile(file.path, staging / file.path.name)
+                problems, after = _step(dbmate, before, snapshot, ignore)
+                result.steps[file.path.name] = problems
+                if after is None:
+                    for later in files[number + 1 :]:
+                        result.steps[later.path.name] = [
+                            f"not run: {file.path.name} failed before it"
+                        ]
+                    result.full.append(f"not run: {file.path.name} failed")
+                    result.seconds = time.perf_counter() - began
+                    return result
+                before = after
+            result.full = _full_stack(dbmate, files, empty, before, single_pass, snapshot, ignore)
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def _step(
+    dbmate: Dbmate,
+    before: Snapshot,
+    snapshot: Callable[[], Snapshot],
+    ignore: Sequence[str],
+) -> tuple[list[str], Snapshot | None]:
+    """Run up, down, up again for the newest staged file; return its problems and the end state.
+
+    The end state is None when dbmate failed: the database is then in no known state, so
+    later steps cannot run.
+    """
+    try:
+        dbmate.migrate()
+    except MigrationError as err:
+        return [f"up failed: {err}"], None
+    first_up = snapshot()
+    try:
+        dbmate.rollback()
+    except MigrationError as err:
+        return [f"down failed: {err}"], None
+    left = changes(before, snapshot(), ignore)
+    problems = [f"after up and down, not as before up: {line}" for line in left]
+    try:
+        dbmate.migrate()
+    except MigrationError as err:
+        return [*problems, f"up failed the second time (after down): {err}"], None
+    again = snapshot()
+    problems += [f"up again differs from the first up: {line}" for line in
+                 changes(first_up, again, ignore)]  # fmt: skip
+    return problems, again
+
+
+def _full_stack(
+    dbmate: Dbmate,
+    files: Sequence[MigrationFile],
+    empty: Snapshot,
+    stepwise: Snapshot,
+    single_pass: Catalog | None,
+    snapshot: Callable[[], Snapshot],
+    ignore: Sequence[str],
+) -> list[str]:
+    problems: list[str] = []
+    if single_pass is not None:
+        problems += [
+            f"one migration at a time differs from all at once: {d.kind} {d.name}: "
+            f"{d.expected} -> {d.found}"
+            for d in compare(single_pass, stepwise.catalog, ignore_tables=ignore)
+        ]
+    for _ in files:
+        try:
+            dbmate.rollback()
+        except MigrationError as err:
+            return [*problems, f"all the way down failed: {err}"]
+    problems += [f"all the way down, not empty: {line}" for line in
+                 changes(empty, snapshot(), ignore)]  # fmt: skip
+    try:
+        dbmate.migrate()
+    except MigrationError as err:
+        return [*problems, f"all the way up again failed: {err}"]
+    problems += [f"all the way up again differs: {line}" for line in
+                 changes(stepwise, snapshot(), ignore)]  # fmt: skip
+    return problems
+
+
+def _snapshot(conn: psycopg.Connection, schemas: Sequence[str], migrations_table: str) -> Snapshot:
+    catalog = load_catalog(conn, schemas, [migrations_table])
+    rows = conn.execute(
+        _INVENTORY, {"schemas": list(schemas), "bookkeeping": _qualified(migrations_table)}
+    ).fetchall()
+    return Snapshot(catalog, frozenset(row[0] for row in rows))
+
+
+def _qualified(table: str) -> str:
+    return sql.Identifier(*table.split(".")).as_string(None)
+
+
+@contextmanager
+def _scratch_database(server: ServerInfo) -> Iterator[str]:
+    name = f"dbverify_roundtrip_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def _state(text: str) -> str:
+    return text if text == "absent" else text.removeprefix("present: ")

@@ -1,0 +1,126 @@
+"""Rollback round trips on a throwaway database: the learning migrations, and broken downs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_dbverify.catalog import load_catalog
+from pytest_dbverify.embedded import ServerInfo
+from pytest_dbverify.roundtrip import run_round_trip
+from tests.conftest import LEARNING_TEMPLATE, MIGRATIONS_DIR, Database
+
+
+def write(directory: Path, files: dict[str, tuple[str, str]]) -> Path:
+    directory.mkdir()
+    for name, (up, down) in files.items():
+        (directory / f"{name}.sql").write_text(f"-- migrate:up\n{up}\n\n-- migrate:down\n{down}\n")
+    return directory
+
+
+def test_the_learning_migrations_round_trip(pg_server: ServerInfo):
+    with Database(pg_server, LEARNING_TEMPLATE).connect() as conn:
+        single_pass = load_catalog(conn, ["public"])
+    result = run_round_trip(
+        pg_server,
+        MIGRATIONS_DIR,
+        schemas=["public"],
+        migrations_table="schema_migrations",
+        single_pass=single_pass,
+    )
+    assert result.full == []
+    assert result.steps == {path.name: [] for path in sorted(MIGRATIONS_DIR.glob("*.sql"))}
+
+
+@pytest.fixture
+def embedded(request: pytest.FixtureRequest) -> ServerInfo:
+    return request.config.pluginmanager.get_plugin("dbverify-test-servers").get("embedded")
+
+
+def round_trip(server: ServerInfo, directory: Path):
+    return run_round_trip(
+        server, directory, schemas=["public"], migrations_table="schema_migrations"
+    )
+
+
+def test_a_partial_down_names_what_it_left_behind(embedded: ServerInfo, tmp_path: Path):
+    directory = write(
+        tmp_path / "m",
+        {
+            "1_base": ("CREATE TABLE a (id int PRIMARY KEY);", "DROP TABLE a;"),
+            "2_reporting": (
+                "CREATE TABLE r (id int);\n"
+                "CREATE VIEW v AS SELECT id FROM r;\n"
+                "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n"
+                "CREATE INDEX a_id_hash ON a USING hash (id);",
+                "DROP VIEW v;\nDROP TABLE r;",  # forgets f and the index on a
+            ),
+        },
+    )
+    result = round_trip(embedded, directory)
+    assert result.steps["1_base.sql"] == []
+    problems = result.steps["2_reporting.sql"]
+    assert problems[:2] == [
+        "after up and down, not as before up: index public.a.a_id_hash left behind "
+        "(CREATE INDEX ON public.a USING hash (id))",
+        "after up and down, not as before up: function public.f() left behind",
+    ]
+    assert problems[2].startswith("up failed the second time (after down): dbmate migrate failed")
+    assert "already exists" in problems[2]
+    assert result.full == ["not run: 2_reporting.sql failed"]
+
+
+def test_a_down_that_drops_too_much_and_a_no_op_down(embedded: ServerInfo, tmp_path: Path):
+    directory = write(
+        tmp_path / "m",
+        {
+            "1_base": ("CREATE TABLE a (id int);", "DROP TABLE a;"),
+            "2_greedy": ("CREATE TABLE b (id int);", "DROP TABLE b; DROP TABLE a;"),
+        },
+    )
+    result = round_trip(embedded, directory)
+    assert result.steps["2_greedy.sql"][0] == (
+        "after up and down, not as before up: table public.a gone (table with 1 columns (id))"
+    )
+    noop = write(
+        tmp_path / "n", {"1_noop_down": ("CREATE TABLE IF NOT EXISTS c (id int);", "SELECT 1;")}
+    )
+    result = round_trip(embedded, noop)
+    assert result.steps["1_noop_down.sql"] == [
+        "after up and down, not as before up: "
+        "table public.c left behind (table with 1 columns (id))"
+    ]
+    assert result.full == [
+        "all the way down, not empty: table public.c left behind (table with 1 columns (id))"
+    ]
+
+
+def test_a_failing_down_stops_the_round_trip(embedded: ServerInfo, tmp_path: Path):
+    directory = write(
+        tmp_path / "m",
+        {
+            "1_broken": ("CREATE TABLE a (id int);", "DROP TABLE missing;"),
+            "2_next": ("CREATE TABLE b (id int);", "DROP TABLE b;"),
+        },
+    )
+    result = round_trip(embedded, directory)
+    [problem] = result.steps["1_broken.sql"]
+    assert problem.startswith("down failed: dbmate rollback failed")
+    assert 'table "missing" does not exist' in problem
+    assert result.steps["2_next.sql"] == ["not run: 1_broken.sql failed before it"]
+    assert result.full == ["not run: 1_broken.sql failed"]
+
+
+def test_a_data_only_migration_is_fine(embedded: ServerInfo, tmp_path: Path):
+    # Seeds and backfills change rows, not the schema: nothing to undo in it.
+    directory = write(
+        tmp_path / "m",
+        {
+            "1_base": ("CREATE TABLE a (id int);", "DROP TABLE a;"),
+            "2_seed": ("INSERT INTO a VALUES (1);", "DELETE FROM a WHERE id = 1;"),
+        },
+    )
+    result = round_trip(embedded, directory)
+    assert result.steps == {"1_base.sql": [], "2_seed.sql": []}
+    assert result.full == []
