@@ -26,10 +26,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(fixtures, "dbverify-fixtures")
     if not config.getoption("--dbverify"):
         return
+    from pytest_dbverify import report
     from pytest_dbverify.run import PLUGIN_NAME, VerificationRun
     from pytest_dbverify.settings import resolve
 
-    config.pluginmanager.register(VerificationRun(config, resolve(config)), PLUGIN_NAME)
+    run = VerificationRun(config, resolve(config))
+    config.pluginmanager.register(run, PLUGIN_NAME)
+    config.pluginmanager.register(report.CoverageReport(config, run), report.PLUGIN_NAME)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -235,7 +235,7 @@ class VerificationRun:
         target = resolve_target(self.settings)
         self.expectation = self._build_expectation()
         if self.expectation.warning:
-            self._say(f"dbverify: warning: {self.expectation.warning}")
+            self.say(f"dbverify: warning: {self.expectation.warning}")
         if target is not None:
             return target
         if self.expectation.conninfo is None:
@@ -261,9 +261,10 @@ class VerificationRun:
                 "catalog is the expectation (--dbverify-migrations-dir)",
             )
         kind: ServerKind = "system" if self.settings.server == "system" else "embedded"
-        return self._expected_servers.build(migrations_dir, kind, self._say)
+        return self._expected_servers.build(migrations_dir, kind, self.say)
 
-    def _say(self, line: str) -> None:
+    def say(self, line: str) -> None:
+        """Write one line to the terminal (the controller's, under xdist)."""
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line(line)

@@ -30,6 +30,7 @@ SAMPLES: dict[str, list[tuple[str, object]]] = {
     "examples": [("3", 3), ("4", 4), ("5", 5)],
     "server": [("system", "system"), ("embedded", "embedded"), ("SYSTEM", "system")],
     "advisories": [("warn", "warn"), ("fail", "fail"), ("WARN", "warn")],
+    "report": [("c.json", Path("c.json")), ("i.json", Path("i.json")), ("e.json", Path("e.json"))],
 }  # fmt: skip
 
 
