@@ -60,7 +60,7 @@ class CatalogObject:
     def from_label(cls, label: str) -> CatalogObject:
         """Parse ``kind name``; anything else is an object of unknown kind."""
         kind, _, name = label.partition(" ")
-        if kind in KINDS and name:
+        if kind in (*KINDS, "unknown") and name:
             return cls(kind, name)
         return cls("unknown", label)
 
@@ -128,9 +128,9 @@ def resolve_name(text: str, catalog: Catalog) -> CatalogObject:
     looked up as a column, then a constraint, then an index. Unknown names resolve to an
     object of kind ``unknown``, which the report lists apart.
     """
-    given = CatalogObject.from_label(text)
-    if given.kind != "unknown":
-        return given
+    kind, _, name = text.partition(" ")
+    if kind in KINDS and name:
+        return CatalogObject.from_label(text)
     parts = text.strip().split(".")
     tables = {str(t.name): t for t in catalog.tables}
     by_name = {t.name.name: t for t in catalog.tables}
