@@ -263,11 +263,15 @@ class VerificationRun:
         kind: ServerKind = "system" if self.settings.server == "system" else "embedded"
         return self._expected_servers.build(migrations_dir, kind, self.say)
 
-    def say(self, line: str) -> None:
-        """Write one line to the terminal (the controller's, under xdist)."""
+    def say(self, line: str, *, end: str = "\n") -> None:
+        """Write to the controller's terminal; ``end=" "`` keeps the line open."""
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
+        if reporter is None:
+            return
+        if end == "\n":
             reporter.write_line(line)
+        else:
+            reporter.write(line + end, flush=True)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: object) -> None:
