@@ -416,12 +416,16 @@ class CoverageReport:
         if self.run.settings.report is None:
             return None
         path = self.config.invocation_params.dir / self.run.settings.report
-        if not self.is_worker and not path.parent.is_dir():
+        if self.is_worker:
+            return path
+        try:  # as --junitxml does; now, so that a bad path fails before the checks run
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
             where = self.run.settings.sources["report"]
             raise pytest.UsageError(
-                f"dbverify report {path}: directory {path.parent} does not exist "
-                f"(set by {where}): create it or choose another --dbverify-report path"
-            )
+                f"dbverify report {path}: cannot create directory {path.parent} "
+                f"({err.strerror}; set by {where}): choose another --dbverify-report path"
+            ) from None
         return path
 
     @pytest.hookimpl(trylast=True)

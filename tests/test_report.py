@@ -165,7 +165,6 @@ def test_report_names_failed_objects_unchecked_ones_and_never_the_password(
         summary.write_text("# earlier step\n")
         monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
         pytester.makepyfile(test_mine=CHECKS)
-        (pytester.path / "out").mkdir()
         result = pytester.runpytest_subprocess(
             "--dbverify",
             "--dbverify-include=test_check_enforced,test_constraint_validated,test_my_*",
@@ -250,16 +249,24 @@ def test_report_under_xdist_matches_the_single_process_report(
     assert reports[0][("index", "public.content.content_topic_difficulty_idx")] == "passed"
 
 
-def test_a_report_path_in_a_missing_directory_is_a_usage_error(
+def test_the_report_directory_is_created_or_the_path_refused_at_once(
     pytester: pytest.Pytester, monkeypatch
 ) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    result = pytester.runpytest_subprocess("--dbverify", "--dbverify-report=nope/r.json")
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    (pytester.path / "a_file").write_text("")
+    result = pytester.runpytest_subprocess("--dbverify", "--dbverify-report=a_file/r.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["ERROR: dbverify report */nope/r.json: directory */nope does not exist (set by command "
-         "line): create it or choose another --dbverify-report path"]
+        ["ERROR: dbverify report */a_file/r.json: cannot create directory */a_file (*; set by "
+         "command line): choose another --dbverify-report path"]
     )  # fmt: skip
+    shutil_copy_migrations(pytester)
+    result = pytester.runpytest_subprocess(
+        "--dbverify", "--dbverify-include=test_server_*", "--dbverify-report=new/dir/r.json"
+    )
+    assert result.ret == 0
+    assert json.loads((pytester.path / "new/dir/r.json").read_text())["counts"] == {"passed": 2}
 
 
 def shutil_copy_migrations(pytester: pytest.Pytester) -> None:
