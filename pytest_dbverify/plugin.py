@@ -12,7 +12,11 @@ import pytest
 from pytest_dbverify import fixtures
 from pytest_dbverify.settings import add_options
 
-MARKER = "dbverify: a database test, run (only) under --dbverify against the verified database"
+MARKER = (
+    "dbverify(objects=[...]): a database test, run (only) under --dbverify against the "
+    "verified database; objects optionally names the tables, columns, constraints or indexes "
+    "it exercises, for the coverage report"
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -227,6 +227,8 @@ def _message(report: pytest.TestReport, secrets: Iterable[str]) -> str | None:
         text = longrepr.reprcrash.message
     else:
         text = str(longrepr)
+    for prefix in ("Failed: ", "AssertionError: "):  # pytest.fail and assert say nothing more
+        text = text.strip().removeprefix(prefix)
     text = redact_text(text.strip(), secrets)
     return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 3] + "..."
 
@@ -370,7 +372,7 @@ def markdown_summary(report: Mapping[str, Any]) -> str:
         "| | |",
         "|---|---|",
         f"| Target | `{_cell(report['target'])}` ({_cell(report['target_source'])}) |",
-        f"| Server | PostgreSQL {_cell(report['server_version'] or 'unknown')} |",
+        f"| Server | {_server(report)} |",
         f"| Expected schema | {_cell(report['expected_schema'])} |",
         "| Checks | "
         + (", ".join(f"{n} {outcome}" for outcome, n in counts.items()) or "none run")
@@ -393,6 +395,12 @@ def markdown_summary(report: Mapping[str, Any]) -> str:
             lines.append(f"\n{len(failures) - _SUMMARY_FAILURES} more in the JSON report.")
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _server(report: Mapping[str, Any]) -> str:
+    if report["server_version"]:
+        return f"PostgreSQL {_cell(report['server_version'])}"
+    return "unreachable" if report["connect_error"] else "unknown"
 
 
 def _cell(text: str) -> str:
@@ -494,8 +502,8 @@ class CoverageReport:
         return self.coverage.build(facts, universe, reasons, stopped_early=stopped_early)
 
     def _catalog(self) -> Catalog | None:
-        if self.run.connect_error:
-            return None
+        if self.run.connect_error and self.run.expectation.conninfo is None:
+            return None  # the expectation is the target's own catalog, out of reach
         try:
             return self.run.expected_catalog()
         except (DbverifyError, psycopg.Error, OSError) as err:
@@ -515,7 +523,7 @@ class CoverageReport:
         names = marker.kwargs.get("objects", ()) if marker is not None else ()
         if isinstance(names, str):
             names = [names]
-        if names and resolve_marker and not self.run.connect_error:
+        if names and resolve_marker:
             catalog = self._catalog()
             found += [
                 resolve_name(n, catalog) if catalog else CatalogObject.from_label(n) for n in names

@@ -83,10 +83,25 @@ def test_help_groups_the_options_and_lists_accepted_values(pytester: pytest.Pyte
 
 def test_marker_is_registered_for_strict_markers(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("--strict-markers", "--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.dbverify: a database test*"])
+    result.stdout.fnmatch_lines(["@pytest.mark.dbverify(objects=[...]): a database test*"])
     # Without --dbverify the marked test is skipped, not an unknown-marker error.
     result = project.runpytest_subprocess("--strict-markers", "-W", "error")
     result.assert_outcomes(skipped=1)
+
+
+def test_fixtures_are_listed_with_their_scope_and_use(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("--fixtures")
+    text = " ".join(result.stdout.str().split())
+    for fixture, words in [
+        ("dbverify_conn", "a pooled connection inside a transaction that is always rolled back"),
+        ("dbverify_pool", "Session: the psycopg_pool ConnectionPool"),
+        ("dbverify_catalog", "the expected schema's catalog snapshot"),
+        ("dbverify_examples", "run a property over generated rows"),
+        ("dbverify_target", ".shown"),
+        ("dbverify_settings", "the resolved settings"),
+    ]:
+        assert f"{fixture} [session scope]" in text or f"{fixture} --" in text, fixture
+        assert words in text, fixture
 
 
 def test_verbose_shows_one_line_per_check_and_quiet_only_counts(

@@ -269,6 +269,32 @@ def test_the_report_directory_is_created_or_the_path_refused_at_once(
     assert json.loads((pytester.path / "new/dir/r.json").read_text())["counts"] == {"passed": 2}
 
 
+def test_an_unreachable_target_leaves_every_object_unchecked_saying_why(
+    pytester: pytest.Pytester, monkeypatch
+) -> None:
+    shutil_copy_migrations(pytester)
+    summary = pytester.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:unreachable-pw@127.0.0.1:1/x")
+    result = pytester.runpytest_subprocess(
+        "--dbverify", "--dbverify-connect-timeout=1", "--dbverify-report=r.json"
+    )
+    assert result.ret == 1
+    report = json.loads((pytester.path / "r.json").read_text())
+    assert report["counts"] == {"failed": 1}
+    assert report["checks"][0]["message"].startswith(
+        "cannot connect to postgresql://app:***@127.0.0.1:1/x (env DATABASE_URL): "
+    )
+    # The expected schema still comes from the migrations: every object is listed.
+    assert report["objects_summary"] == {"total": 155, "unchecked": 155}
+    reasons = {u["reason"] for u in report["unchecked"]}
+    assert "the target was unreachable: no check ran" in reasons
+    markdown = summary.read_text()
+    assert markdown.startswith("### pytest-dbverify: target unreachable")
+    assert "| Server | unreachable |" in markdown
+    assert "unreachable-pw" not in markdown + json.dumps(report)
+
+
 def shutil_copy_migrations(pytester: pytest.Pytester) -> None:
     import shutil
 
