@@ -83,7 +83,7 @@ def test_help_groups_the_options_and_lists_accepted_values(pytester: pytest.Pyte
 
 def test_marker_is_registered_for_strict_markers(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("--strict-markers", "--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.dbverify(objects=[...]): a database test*"])
+    result.stdout.fnmatch_lines(["@pytest.mark.dbverify(objects=[[]...]): a database test*"])
     # Without --dbverify the marked test is skipped, not an unknown-marker error.
     result = project.runpytest_subprocess("--strict-markers", "-W", "error")
     result.assert_outcomes(skipped=1)
