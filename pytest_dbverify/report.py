@@ -152,14 +152,19 @@ def resolve_name(text: str, catalog: Catalog) -> CatalogObject:
     return CatalogObject("unknown", text)
 
 
+def table_objects(table: Table) -> list[CatalogObject]:
+    """Return a table and its columns, constraints and indexes."""
+    return [
+        table_object(table.name),
+        *(member_object(table.name, "column", c.name) for c in table.columns),
+        *(member_object(table.name, "constraint", c.name) for c in table.constraints),
+        *(member_object(table.name, "index", i.name) for i in table.indexes),
+    ]
+
+
 def all_objects(catalog: Catalog | None, migrations_dir: Path) -> list[CatalogObject]:
     """Return every object a run could check: the catalog's and the migration files."""
-    found: list[CatalogObject] = []
-    for table in catalog.tables if catalog else ():
-        found.append(table_object(table.name))
-        found += [member_object(table.name, "column", c.name) for c in table.columns]
-        found += [member_object(table.name, "constraint", c.name) for c in table.constraints]
-        found += [member_object(table.name, "index", i.name) for i in table.indexes]
+    found = [obj for table in (catalog.tables if catalog else ()) for obj in table_objects(table)]
     if migrations_dir.is_dir():
         found += [CatalogObject("migration", m.name) for m in migration_files(migrations_dir)]
     return found
@@ -175,9 +180,7 @@ def static_reasons(catalog: Catalog | None, migrations_table: str) -> dict[Catal
         elif table.name.matches(migrations_table):
             why = "part of dbmate's bookkeeping table: the migration checks read it"
         if why is not None:
-            reasons[table_object(table.name)] = why
-            for obj in all_objects(Catalog(0, (), (table,)), Path("/nonexistent")):
-                reasons.setdefault(obj, why)
+            reasons.update(dict.fromkeys(table_objects(table), why))
             continue
         computed = {c.name for c in table.columns if not c.insertable}
         for name in computed:

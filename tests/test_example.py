@@ -18,6 +18,8 @@ import tomllib
 
 from pytest_dbverify.embedded import ServerInfo
 from pytest_dbverify.migrations import Dbmate
+from pytest_dbverify.shared import SharedServers
+from tests.conftest import _PLUGIN as SERVERS_PLUGIN
 from tests.conftest import ROOT, create_database, drop_database
 
 EXAMPLE = ROOT / "examples" / "bookshop"
@@ -80,9 +82,17 @@ def test_pytest_dbverify_passes_on_a_throwaway_server(bookshop: pytest.Pytester)
     assert report["counts"].get("failed", 0) == 0
 
 
+@pytest.fixture(scope="session")
+def deployed_server(request: pytest.FixtureRequest) -> ServerInfo:
+    """The system's PostgreSQL (15): the throwaway-server test covers the embedded 18."""
+    servers: SharedServers = request.config.pluginmanager.get_plugin(SERVERS_PLUGIN)
+    return servers.get("system")
+
+
 def test_pytest_dbverify_passes_against_a_deployed_database(
-    bookshop: pytest.Pytester, pg_server: ServerInfo, monkeypatch: pytest.MonkeyPatch
+    bookshop: pytest.Pytester, deployed_server: ServerInfo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    pg_server = deployed_server
     db = create_database(pg_server)
     try:
         # The deploy: dbmate applies the example's migrations to "production".
