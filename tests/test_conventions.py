@@ -140,7 +140,7 @@ def test_x_stops_at_the_first_failed_check_and_lf_reruns_the_failures(
     project: pytest.Pytester, broken_db: Database
 ) -> None:
     args = ["--dbverify", *SELECTION, "--dbverify-examples=3"]
-    stopped = project.runpytest_subprocess(*args, "-x", "-p", "no:randomly")
+    stopped = project.runpytest_subprocess(*args, "-x")
     assert stopped.ret == 1
     stopped.stdout.fnmatch_lines(["*stopping after 1 failures*", "*1 failed*"])
     full = project.runpytest_subprocess(*args)
