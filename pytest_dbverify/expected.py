@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from pytest_dbverify.binaries import SERVER_KINDS, ServerKind, find_binaries
 from pytest_dbverify.embedded import ThrowawayServer
@@ -29,7 +31,12 @@ _MISSING_EXTENSION = re.compile(
     re.IGNORECASE,
 )
 
-Say = Callable[[str], None]
+
+class Say(Protocol):
+    """Writes progress to the terminal; ``end=" "`` leaves the line open for the outcome."""
+
+    def __call__(self, line: str, *, end: str = ...) -> None:
+        """Write ``line`` followed by ``end`` (a newline by default)."""
 
 
 @dataclass(frozen=True)
@@ -66,32 +73,28 @@ class ExpectedServers:
                 binaries = find_binaries(kind)
             except DbverifyError:
                 continue  # that kind is not installed here: nothing to fall back to
-            began = time.perf_counter()
             server = ThrowawayServer(binaries)
             self.servers.append(server)
-            info = server.start()
-            say(
-                f"dbverify: started a throwaway PostgreSQL {info.version} ({kind}) "
-                f"in {time.perf_counter() - began:.2f}s"
-            )
-            began = time.perf_counter()
+            with _step(say, f"starting a throwaway PostgreSQL ({kind})") as outcome:
+                info = server.start()
+                outcome[0] = f"PostgreSQL {info.version} ready"
             dbmate = Dbmate(
                 info.url(EXPECTED_DB), migrations_dir=migrations_dir, pg_bindir=Path(info.bindir)
             )
-            try:
-                dbmate.up()
-            except MigrationError as err:
-                extension = _missing_extension(f"{err} {err.output}")
-                if extension is None:
-                    raise
-                missing.append(f"{kind} PostgreSQL {info.version} lacks extension {extension}")
+            with _step(say, f"applying the migrations of {migrations_dir}") as outcome:
+                try:
+                    dbmate.up()
+                    outcome[0] = "done"
+                except MigrationError as err:
+                    extension = _missing_extension(f"{err} {err.output}")
+                    if extension is None:
+                        raise
+                    outcome[0] = f"PostgreSQL {info.version} lacks extension {extension}"
+            if outcome[0] != "done":
+                missing.append(f"{kind} {outcome[0]}")
                 self.servers.remove(server)
                 server.stop()
                 continue
-            say(
-                f"dbverify: applied the migrations of {migrations_dir} "
-                f"in {time.perf_counter() - began:.2f}s"
-            )
             return Expectation(
                 conninfo=info.url(EXPECTED_DB),
                 source=f"{migrations_dir} applied to a throwaway {kind} PostgreSQL {info.version}",
@@ -108,6 +111,21 @@ class ExpectedServers:
                 "server that has it (--dbverify-server system)"
             ),
         )
+
+
+@contextmanager
+def _step(say: Say, doing: str) -> Iterator[list[str]]:
+    """Say ``doing ...`` at once, then end that line with the outcome and the time taken.
+
+    One line per slow step, shown before the step starts: a slow start is never silent.
+    """
+    began = time.perf_counter()
+    say(f"dbverify: {doing} ...", end=" ")
+    outcome = ["failed"]
+    try:
+        yield outcome
+    finally:
+        say(f"{outcome[0]} in {time.perf_counter() - began:.2f}s")
 
 
 def _missing_extension(text: str) -> str | None:

@@ -12,7 +12,11 @@ import pytest
 from pytest_dbverify import fixtures
 from pytest_dbverify.settings import add_options
 
-MARKER = "dbverify: a database test, run (only) under --dbverify against the verified database"
+MARKER = (
+    "dbverify(objects=[...]): a database test, run (only) under --dbverify against the "
+    "verified database; objects optionally names the tables, columns, constraints or indexes "
+    "it exercises, for the coverage report"
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,10 +30,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(fixtures, "dbverify-fixtures")
     if not config.getoption("--dbverify"):
         return
+    from pytest_dbverify import report
     from pytest_dbverify.run import PLUGIN_NAME, VerificationRun
     from pytest_dbverify.settings import resolve
 
-    config.pluginmanager.register(VerificationRun(config, resolve(config)), PLUGIN_NAME)
+    run = VerificationRun(config, resolve(config))
+    config.pluginmanager.register(run, PLUGIN_NAME)
+    config.pluginmanager.register(report.CoverageReport(config, run), report.PLUGIN_NAME)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -285,7 +285,7 @@ class VerificationRun:
         target = resolve_target(self.settings)
         self.expectation = self._build_expectation()
         if self.expectation.warning:
-            self._say(f"dbverify: warning: {self.expectation.warning}")
+            self.say(f"dbverify: warning: {self.expectation.warning}")
         if target is not None:
             return target
         if self.expectation.conninfo is None:
@@ -311,12 +311,17 @@ class VerificationRun:
                 "catalog is the expectation (--dbverify-migrations-dir)",
             )
         kind: ServerKind = "system" if self.settings.server == "system" else "embedded"
-        return self._expected_servers.build(migrations_dir, kind, self._say)
+        return self._expected_servers.build(migrations_dir, kind, self.say)
 
-    def _say(self, line: str) -> None:
+    def say(self, line: str, *, end: str = "\n") -> None:
+        """Write to the controller's terminal; ``end=" "`` keeps the line open."""
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
+        if reporter is None:
+            return
+        if end == "\n":
             reporter.write_line(line)
+        else:
+            reporter.write(line + end, flush=True)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: object) -> None:

@@ -160,6 +160,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("advisories", "how to report a foreign key without an index and a constraint left "
            "NOT VALID or NOT ENFORCED", parse_advisories, "fail", accepts="fail or warn",
            metavar="MODE"),
+    Option("report", "write a JSON coverage report here: every catalog object with the checks "
+           "that exercised it and their outcome, and what nothing checked (relative to the "
+           "current directory, as --junitxml)", Path, None, accepts="a file path",
+           metavar="PATH"),
 )  # fmt: skip
 
 
@@ -186,6 +190,7 @@ class Settings:
     lint_exclude: tuple[str, ...]
     data_scan: bool
     advisories: str
+    report: Path | None
     sources: Mapping[str, str]
 
     @classmethod

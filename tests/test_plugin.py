@@ -105,8 +105,8 @@ def test_main_job_without_a_target_verifies_a_throwaway_server(
     result = pytester.runpytest_subprocess("--dbverify", "--dbverify-examples=2", "-v")
     result.stdout.fnmatch_lines(
         [
-            "dbverify: started a throwaway PostgreSQL 18.* (embedded) in *s",
-            "dbverify: applied the migrations of * in *s",
+            "dbverify: starting a throwaway PostgreSQL (embedded) ... PostgreSQL 18.* ready in *s",
+            "dbverify: applying the migrations of * ... done in *s",
             "dbverify target: postgres://postgres@127.0.0.1:*/dbverify* (throwaway server *)",
             "dbverify server: PostgreSQL 18.*",
             "*dbverify/server::test_server_reachable PASSED*",

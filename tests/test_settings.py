@@ -35,6 +35,7 @@ SAMPLES: dict[str, list[tuple[str, object]]] = {
     "round_trip": [("false", False), ("false", False), ("no", False)],
     "lint_exclude": [("a-rule", ("a-rule",)), ("b-rule", ("b-rule",)), ("c,d", ("c", "d"))],
     "data_scan": [("true", True), ("true", True), ("on", True)],
+    "report": [("c.json", Path("c.json")), ("i.json", Path("i.json")), ("e.json", Path("e.json"))],
 }  # fmt: skip
 
 
