@@ -47,6 +47,7 @@ import psycopg
 PACKAGES = ("postgresql-{major}-pgtap", "libtap-parser-sourcehandler-pgtap-perl")
 _EXTENSION_DIRS = sorted(Path("/usr/share/postgresql").glob("*/extension"), reverse=True)
 _MAX_TRIALS = 300
+TAP_SCHEMA = "tap"  # pgTAP's functions live here, out of the verified schemas
 _MAX_SEED = 999
 
 # --- catalog -----------------------------------------------------------------------
@@ -509,7 +510,15 @@ def _throws(statement: str, code: str, description: str) -> str:
 def _file(tests: list[str]) -> str:
     count = sum(1 for line in tests if line.startswith("SELECT "))
     return "\n".join(
-        ["BEGIN;", f"SELECT plan({count});", *tests, "SELECT * FROM finish();", "ROLLBACK;", ""]
+        [
+            f"SET search_path TO {TAP_SCHEMA}, public;",
+            "BEGIN;",
+            f"SELECT plan({count});",
+            *tests,
+            "SELECT * FROM finish();",
+            "ROLLBACK;",
+            "",
+        ]
     )
 
 
@@ -570,10 +579,11 @@ def ensure_packages(server_major: int = 15) -> None:
 
 
 def install_pgtap(conninfo: str) -> str:
-    """Make pgTAP available in the database; return how ("extension" or "script")."""
+    """Make pgTAP available in the database (schema ``tap``); return how it was installed."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {TAP_SCHEMA}")
         try:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS pgtap")
+            conn.execute(f"CREATE EXTENSION IF NOT EXISTS pgtap SCHEMA {TAP_SCHEMA}")
             return "extension"
         except psycopg.errors.FeatureNotSupported:
             pass  # no control file on this server (the embedded wheel): run the script
@@ -586,9 +596,11 @@ def install_pgtap(conninfo: str) -> str:
         script = max(scripts, key=lambda p: [int(x) for x in re.findall(r"\d+", p.name)])
         text = "\n".join(
             line for line in script.read_text().splitlines() if not line.startswith("\\")
-        ).replace("@extschema@", "public")
-        if conn.execute("SELECT to_regproc('public.plan') IS NULL").fetchone()[0]:  # type: ignore[index]
+        ).replace("@extschema@", TAP_SCHEMA)
+        if conn.execute(f"SELECT to_regproc('{TAP_SCHEMA}.plan') IS NULL").fetchone()[0]:  # type: ignore[index]
+            conn.execute(f"SET search_path TO {TAP_SCHEMA}")
             conn.execute(text.encode())
+            conn.execute("RESET search_path")
         return f"script {script.name}"
 
 
