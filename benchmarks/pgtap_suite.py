@@ -48,7 +48,7 @@ PACKAGES = ("postgresql-{major}-pgtap", "libtap-parser-sourcehandler-pgtap-perl"
 _EXTENSION_DIRS = sorted(Path("/usr/share/postgresql").glob("*/extension"), reverse=True)
 _MAX_TRIALS = 300
 TAP_SCHEMA = "tap"  # pgTAP's functions live here, out of the verified schemas
-_MAX_SEED = 999
+_MAX_SEED = 100_000  # every seed up to this makes a valid row (checked)
 
 # --- catalog -----------------------------------------------------------------------
 
@@ -351,7 +351,12 @@ class SuiteBuilder:
         return None
 
     def _castable(self, values: list[str]) -> list[str]:
-        return [v for v in values if self.outcome([f"SELECT {v.format(s=1)}"])[0] is None]
+        seeds = (1, _MAX_SEED, 10 * _MAX_SEED)  # 10x: the missing parents of orphan tests
+        return [
+            v
+            for v in values
+            if all(self.outcome([f"SELECT {v.format(s=s)}"])[0] is None for s in seeds)
+        ]
 
     @staticmethod
     def _advance(
@@ -407,7 +412,9 @@ class _Seeds:
         return seed
 
 
-def table_tests(builder: SuiteBuilder, table: Table, skipped: list[str]) -> Iterator[str]:
+def table_tests(
+    builder: SuiteBuilder, table: Table, skipped: list[str], seed: _Seeds
+) -> Iterator[str]:
     """Yield the SQL of the tests (and their fixtures) of one table."""
     t, s, n = table.qualified, literal(table.schema), literal(table.name)
     yield f"SELECT has_table({s}, {n}, {literal(f'table {table.name}')});"
@@ -431,7 +438,6 @@ def table_tests(builder: SuiteBuilder, table: Table, skipped: list[str]) -> Iter
     if template is None:
         skipped.append(f"{table.name}: no valid row found (CRUD and violation tests left out)")
         return
-    seed = _Seeds()
     # CRUD: insert, read back, update, delete one row.
     k = seed()
     row = template.row(k, builder.templates)
@@ -450,7 +456,7 @@ def table_tests(builder: SuiteBuilder, table: Table, skipped: list[str]) -> Iter
         if fk.parent not in builder.templates or not set(fk.columns) <= set(template.parents):
             continue
         k = seed()
-        missing = builder.templates[fk.parent].row(10_000_000 + k, builder.templates)
+        missing = builder.templates[fk.parent].row(10 * _MAX_SEED - k, builder.templates)
         pairs = zip(fk.columns, fk.parent_columns, strict=True)
         orphan = {**template.row(k, builder.templates), **{c: missing[p] for c, p in pairs}}
         fixture = builder.fixture(table.oid, k)
@@ -540,8 +546,10 @@ def generate(
     with psycopg.connect(conninfo, autocommit=True) as conn:
         tables = load_tables(conn, schemas, exclude)
         builder = SuiteBuilder(conn, tables)
+        shared = _Seeds()  # one file: seeds unique across tables
         for table in tables.values():
-            tests = list(table_tests(builder, table, skipped))
+            seeds = shared if layout == "single" else _Seeds()
+            tests = list(table_tests(builder, table, skipped, seeds))
             if layout == "single":
                 all_tests += tests
                 continue
