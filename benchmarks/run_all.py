@@ -493,30 +493,30 @@ SET session_replication_role = replica;  -- consistent by construction: skip FK 
 INSERT INTO content (id, topic, title, format, difficulty)
 SELECT md5('c' || i)::uuid, 'topic' || (i % 50), 'title ' || i,
        (ARRAY['text', 'quiz', 'video', 'image', 'audio'])[1 + i % 5], 1 + i % 5
-  FROM generate_series(1, %(content)s) i;
+  FROM generate_series(1, {content}) i;
 INSERT INTO sessions (id, created_at, last_active_at)
 SELECT md5('s' || i)::uuid, now() - interval '30 days', now() - (i % 1000) * interval '1 minute'
-  FROM generate_series(1, %(sessions)s) i;
+  FROM generate_series(1, {sessions}) i;
 INSERT INTO behavioral_events (session_id, content_id, event_type, occurred_at, dwell_ms)
-SELECT md5('s' || (1 + i % %(sessions)s))::uuid,
-       CASE WHEN i % 10 = 0 THEN NULL ELSE md5('c' || (1 + i % %(content)s))::uuid END,
+SELECT md5('s' || (1 + i % {sessions}))::uuid,
+       CASE WHEN i % 10 = 0 THEN NULL ELSE md5('c' || (1 + i % {content}))::uuid END,
        (ARRAY['impression', 'view', 'dwell', 'skip', 'complete', 'answer', 'share',
               'session_start', 'session_end'])[1 + i % 9],
        now() - i * interval '1 second', i % 60000
-  FROM generate_series(1, %(events)s) i;
+  FROM generate_series(1, {events}) i;
 INSERT INTO like_engagement (session_id, content_id)
-SELECT md5('s' || (1 + i % %(sessions)s))::uuid,
-       md5('c' || (1 + (i / %(sessions)s) % %(content)s))::uuid
-  FROM generate_series(0, %(likes)s - 1) i;
+SELECT md5('s' || (1 + i % {sessions}))::uuid,
+       md5('c' || (1 + (i / {sessions}) % {content}))::uuid
+  FROM generate_series(0, {likes} - 1) i;
 INSERT INTO learner_model_state (session_id, topic, mastery, confidence, interaction_count)
-SELECT md5('s' || (1 + i % %(sessions)s))::uuid, 'topic' || (i / %(sessions)s),
+SELECT md5('s' || (1 + i % {sessions}))::uuid, 'topic' || (i / {sessions}),
        (i % 100) / 100.0, (i % 10) / 10.0, i % 500
-  FROM generate_series(0, %(models)s - 1) i;
+  FROM generate_series(0, {models} - 1) i;
 INSERT INTO user_preferences (session_id, preferred_difficulty)
-SELECT md5('s' || i)::uuid, 1 + i % 5 FROM generate_series(1, %(sessions)s / 2) i;
+SELECT md5('s' || i)::uuid, 1 + i % 5 FROM generate_series(1, {sessions} / 2) i;
 INSERT INTO generation_status (topic, status, content_id, session_id)
 SELECT 'topic' || (i % 50), 'completed', md5('c' || i)::uuid, md5('s' || i)::uuid
-  FROM generate_series(1, %(content)s) i;
+  FROM generate_series(1, {content}) i;
 """
 
 
@@ -530,7 +530,7 @@ def load_data(conninfo: str, events: int) -> dict[str, int]:
         "models": max(10, events // 50),
     }
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(LOAD_SQL % sizes)
+        conn.execute(LOAD_SQL.format(**sizes).encode())
         conn.execute("VACUUM (ANALYZE)")
     return sizes
 
