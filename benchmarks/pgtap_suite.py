@@ -560,8 +560,8 @@ def generate(
         path = out_dir / "suite.sql"
         path.write_text(_file(all_tests))
         files.append(path)
-    count = sum(int(re.search(r"plan\((\d+)\)", f.read_text())[1]) for f in files)  # type: ignore[index]
-    return Suite(files, count, skipped)
+    plans = (re.search(r"plan\((\d+)\)", f.read_text()) for f in files)
+    return Suite(files, sum(int(m[1]) for m in plans if m), skipped)
 
 
 # --- installing and running pgTAP ------------------------------------------------------
@@ -653,8 +653,8 @@ def main() -> None:
         ensure_packages()
         print(f"pgTAP installed as {install_pgtap(args.conninfo)}")
         params = psycopg.conninfo.conninfo_to_dict(args.conninfo)
-        result = run_pg_prove(str(params.get("host", "localhost")), int(params.get("port", 5432)),
-                              str(params.get("dbname", "postgres")), suite.files)  # fmt: skip
+        host, port = str(params.get("host", "localhost")), int(str(params.get("port", 5432)))
+        result = run_pg_prove(host, port, str(params.get("dbname", "postgres")), suite.files)
         verdict = "ok" if result.ok else "FAILED"
         print(f"pg_prove: {result.seconds:.2f} s, {verdict}: {result.summary}")
 

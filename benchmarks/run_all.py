@@ -535,6 +535,13 @@ def load_data(conninfo: str, events: int) -> dict[str, int]:
     return sizes
 
 
+def check_time(runs: Sequence[Run], name: str) -> float:
+    """Return the median over ``runs`` of the summed durations of one check's items."""
+    return median(
+        [sum(i["duration"] for i in r.items if check_name(i["nodeid"]) == name) for r in runs]
+    )
+
+
 def data(report: Report, target: Target, events: int, repeat: int) -> None:
     """Section 5."""
     report.section(f"5. Data volume: learning schema with {events:,} behavioral_events vs empty")
@@ -549,16 +556,30 @@ def data(report: Report, target: Target, events: int, repeat: int) -> None:
         f"{loaded:.1f} s, database {size[0] if size else '?'}",
     )
     report.note(", ".join(f"{k} {v:,}" for k, v in sizes.items()))
-    empty, full = [], []
+    empty_runs, full_runs = [], []
     for _ in range(repeat):  # interleaved, so drift on the shared machine hits both
         run = run_verifier(target.url("learning"), LEARNING_MIGRATIONS)
         DEFAULT_RUNS.setdefault("learning", []).append(run)
-        empty.append(run.wall)
-        full.append(run_verifier(target.url("learning_data"), LEARNING_MIGRATIONS).wall)
+        empty_runs.append(run)
+        full_runs.append(run_verifier(target.url("learning_data"), LEARNING_MIGRATIONS))
+    empty, full = [r.wall for r in empty_runs], [r.wall for r in full_runs]
     ratio = median(full) / median(empty)
     report.figure("full run, empty schema", spread(empty))
     report.figure(f"full run, {events:,} events", spread(full))
     report.figure("ratio loaded / empty", f"{ratio:.2f}", "<= 1.2 at 10M events", ratio <= 1.2)
+    report.note("checks that grew most with the data (seconds, summed over their items):")
+    grown = sorted(
+        (
+            (check_time(full_runs, name) - check_time(empty_runs, name), name)
+            for name in {check_name(i["nodeid"]) for i in full_runs[0].items}
+        ),
+        reverse=True,
+    )
+    for delta, name in grown[:4]:
+        report.note(
+            f"  {name:<44} {check_time(empty_runs, name):7.2f} -> "
+            f"{check_time(full_runs, name):7.2f} (+{delta:.2f})"
+        )
     opt_in = [o.flag for o in OPTIONS if _DATA_OPTION.search(o.name)]
     if not opt_in:
         report.note("no opt-in data-sized check (existing-data scan, amcheck) in this version")
