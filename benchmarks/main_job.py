@@ -18,24 +18,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def measure(repeat: int, pytest_args: list[str]) -> list[float]:
+    """Return the wall times of ``repeat`` main jobs; exit if one fails."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("PG")}
+    env = {k: v for k, v in env.items() if not k.startswith("DBVERIFY_")}
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "--dbverify", "-q", "-p", "no:cacheprovider",
+             *pytest_args],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        times.append(time.perf_counter() - began)
+        if result.returncode != 0:
+            sys.exit(f"pytest --dbverify failed (exit {result.returncode}):\n{result.stdout}")
+    return times
+
+
 def main() -> None:
     """Print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("pytest_args", nargs="*")
     args = parser.parse_args()
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("PG")}
-    times = []
-    for _ in range(args.repeat):
-        began = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", "--dbverify", "-q", "-p", "no:cacheprovider",
-             *args.pytest_args],
-            cwd=ROOT, env=env, capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        times.append(time.perf_counter() - began)
-        if result.returncode != 0:
-            sys.exit(f"pytest --dbverify failed (exit {result.returncode}):\n{result.stdout}")
+    times = measure(args.repeat, args.pytest_args)
     print(
         f"pytest --dbverify {' '.join(args.pytest_args)}: median {statistics.median(times):.2f} s "
         f"(min {min(times):.2f}, max {max(times):.2f}, n={args.repeat})"
