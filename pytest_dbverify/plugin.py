@@ -27,9 +27,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("--dbverify"):
         return
     from pytest_dbverify.run import PLUGIN_NAME, VerificationRun
-    from pytest_dbverify.settings import resolve
+    from pytest_dbverify.settings import resolve, validate
 
-    config.pluginmanager.register(VerificationRun(config, resolve(config)), PLUGIN_NAME)
+    settings = validate(resolve(config))
+    config.pluginmanager.register(VerificationRun(config, settings), PLUGIN_NAME)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -40,13 +40,14 @@ _PERMANENT = (
     (re.compile(r'role ".*" does not exist', re.I), "check the user name in the URL"),
     (re.compile(r"no pg_hba\.conf entry|not permitted to log in|permission denied", re.I),
      "ask for this role to be allowed to connect from here"),
+    # Before the SSL pattern: "invalid sslmode value" is a typo, not a server's refusal.
+    (re.compile(r"invalid (connection option|sslmode|port|integer|value)", re.I),
+     "fix the connection string"),
     (re.compile(r"SSL|certificate|TLS", re.I),
      "check sslmode / sslrootcert in the URL against what the server offers"),
     (re.compile(r"failed to resolve host|could not translate host name|"
                 r"Name or service not known", re.I),
      "check the host name in the URL"),
-    (re.compile(r"invalid (connection option|sslmode|port|integer)", re.I),
-     "fix the connection string"),
 )  # fmt: skip
 
 
@@ -104,7 +105,7 @@ def server_words(err: BaseException) -> str:
     text = " ".join(str(err).split())
     # libpq: "connection to server at "h", port 5432 failed: FATAL:  <the server's words>";
     # with several hosts, the last attempt's words are the ones to show.
-    words = text.rsplit("failed: ", 1)[-1]
+    words = text.rsplit("failed: ", 1)[-1].removeprefix("connection is bad: ")
     return re.sub(r"^(FATAL|ERROR):\s+", "", words).removesuffix(
         " Is the server running on that host and accepting TCP/IP connections?"
     )

@@ -13,19 +13,20 @@ import fnmatch
 import json
 import time
 from collections import Counter
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from pytest_dbverify.binaries import ServerKind
 from pytest_dbverify.catalog import Catalog, Table, load_catalog
 from pytest_dbverify.errors import DbverifyError
 from pytest_dbverify.expected import Expectation, ExpectedServers
 from pytest_dbverify.migrations import migration_files
-from pytest_dbverify.pool import ConnectError, connect, open_pool
+from pytest_dbverify.pool import ConnectError, connect, open_pool, server_words
 from pytest_dbverify.redact import redact_conninfo, redact_text
 from pytest_dbverify.settings import Settings, describe
 from pytest_dbverify.target import Target, resolve_target
@@ -55,6 +56,7 @@ class ServerFacts:
     user: str
     latency_ms: float
     tables: int
+    missing_schemas: tuple[str, ...] = ()
 
 
 class VerificationRun:
@@ -89,6 +91,7 @@ class VerificationRun:
             self.target = self._resolve_target()
             if self._workerinput is None:  # workers need no header
                 self.facts = self._probe(self.target)
+                self._check_something_to_verify(self.facts)
         except ConnectError as err:
             self.connect_error = str(err)
         except DbverifyError as err:
@@ -136,6 +139,32 @@ class VerificationRun:
         if dropped:
             config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Make every failure safe to print; a built-in check's failure one line.
+
+        A built-in check reports what it observed, not the plugin's source: its failure
+        is the message alone (a lost connection says so). Any report's text that holds
+        the target's password, a user's own test included, is redacted.
+        """
+        report = yield
+        secrets = self.target.secrets if self.target else set()
+        excinfo = call.excinfo
+        line = failure_line(excinfo.value) if excinfo is not None else None
+        if report.failed and line is not None and item.nodeid.startswith("dbverify/"):
+            report.longrepr = redact_text(line, secrets)
+        elif report.longrepr is not None and not isinstance(report.longrepr, tuple):
+            text = str(report.longrepr)
+            redacted = redact_text(text, secrets)
+            if redacted != text:
+                report.longrepr = redacted
+        report.sections = [
+            (title, redact_text(content, secrets)) for title, content in report.sections
+        ]
+        return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Count outcomes for the summary."""
@@ -293,8 +322,35 @@ class VerificationRun:
                 "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY(%s))",
                 [list(self.settings.schemas)],
             ).fetchone()
+            missing = _missing_schemas(conn, self.settings.schemas)
         assert row is not None
-        return ServerFacts(row[0], row[1], row[2], row[3], latency, row[4])
+        return ServerFacts(row[0], row[1], row[2], row[3], latency, row[4], missing)
+
+    def _check_something_to_verify(self, facts: ServerFacts) -> None:
+        """Refuse a run that would verify nothing and pass: a mistyped schema, an empty target.
+
+        Raises:
+            pytest.UsageError: a schema exists neither on the target nor in the expected one.
+            DbverifyError: the target has no tables and there is nothing to expect.
+        """
+        schemas = ", ".join(self.settings.schemas)
+        if self.expectation.conninfo is None:
+            unknown = facts.missing_schemas
+            if facts.tables == 0 and not unknown:
+                raise DbverifyError(
+                    f"nothing to verify: the target has no tables in schemas {schemas} and "
+                    f"there are no migrations to expect any ({self.settings.migrations_dir} "
+                    "does not exist; --dbverify-migrations-dir): is this the right database?"
+                )
+        else:
+            with psycopg.connect(self.expectation.conninfo, connect_timeout=10) as conn:
+                unknown = _missing_schemas(conn, facts.missing_schemas)
+        if unknown:
+            raise pytest.UsageError(
+                f"schemas ({self.settings.sources['schemas']}) names "
+                f"{', '.join(repr(name) for name in unknown)}, which exists neither on the "
+                "target nor in the expected schema: check the name (--dbverify-schemas)"
+            )
 
     def _selected(self, item: pytest.Item) -> bool:
         if item.get_closest_marker("dbverify") is None:
@@ -304,6 +360,39 @@ class VerificationRun:
         if include and not any(fnmatch.fnmatchcase(name, p) for p in include):
             return False
         return not any(fnmatch.fnmatchcase(name, pattern) for pattern in exclude)
+
+
+def _missing_schemas(conn: psycopg.Connection, names: Sequence[str]) -> tuple[str, ...]:
+    """Return the schemas among ``names`` that the database of ``conn`` lacks."""
+    present = {
+        row[0]
+        for row in conn.execute(
+            "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname = ANY(%s)", [list(names)]
+        )
+    }
+    return tuple(name for name in names if name not in present)
+
+
+def failure_line(err: BaseException) -> str | None:
+    """Return what a failed built-in check observed, or None for a bug (keep its traceback)."""
+    if (isinstance(err, psycopg.OperationalError) and err.sqlstate is None) or isinstance(
+        err, psycopg.errors.AdminShutdown | psycopg.errors.CrashShutdown
+    ):
+        return (
+            f"lost the connection to the target during the check: {server_words(err)}: "
+            "the server restarted or closed our session, so the check did not finish"
+        )
+    if isinstance(err, psycopg.Error):
+        words = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return f"{type(err).__name__} [{err.sqlstate}] {words}"
+    if isinstance(err, PoolTimeout):
+        return f"no connection to the target: {server_words(err)}"
+    if not isinstance(err, AssertionError):
+        return None
+    # Assertion rewriting appends "assert <expr>" lines after our message: drop them.
+    message = str(err).split("\nassert ", 1)[0].strip() or "assertion failed"
+    notes = getattr(err, "__notes__", [])  # hypothesis: the falsifying example
+    return "\n".join([message, *notes])
 
 
 def get_run(config: pytest.Config) -> VerificationRun:

@@ -199,6 +199,41 @@ def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> 
     return Settings(**values, sources=sources)
 
 
+def validate(settings: Settings) -> Settings:
+    """Reject settings that are each valid but together, or on this machine, are not.
+
+    Raises:
+        pytest.UsageError: one line naming the settings, their sources and the fix.
+    """
+    src = settings.sources
+    if not settings.schemas:
+        raise pytest.UsageError(
+            f"schemas ({src['schemas']}) names no schema: name at least one (default: public)"
+        )
+    if settings.lock_timeout >= settings.statement_timeout:
+        raise pytest.UsageError(
+            f"lock_timeout={settings.lock_timeout:g}s ({src['lock_timeout']}) is not shorter "
+            f"than statement_timeout={settings.statement_timeout:g}s "
+            f"({src['statement_timeout']}): a statement waiting on a production lock would "
+            "be cancelled by the wrong timeout; lower --dbverify-lock-timeout or raise "
+            "--dbverify-statement-timeout"
+        )
+    if settings.url is not None and settings.url.strip() == (settings.expected_url or "").strip():
+        raise pytest.UsageError(
+            f"expected_url ({src['expected_url']}) is the target itself: the expected schema "
+            "must come from another database (a shadow database); unset it to build the "
+            "expectation from the migrations"
+        )
+    if src["migrations_dir"] != "default" and not settings.migrations_dir.is_dir():
+        # The default may be absent (the target's catalog is then the expectation), but a
+        # directory the user named and mistyped must not silently weaken the run.
+        raise pytest.UsageError(
+            f"migrations_dir={settings.migrations_dir} ({src['migrations_dir']}) is not a "
+            "directory: fix the path, or leave the setting out to use db/migrations"
+        )
+    return settings
+
+
 def _resolve_one(
     option: Option, config: pytest.Config, environ: Mapping[str, str]
 ) -> tuple[Any, str]:

@@ -100,6 +100,13 @@ def _unquote(value: str) -> str:
 def _checked(target: Target) -> Target:
     """Reject what libpq cannot parse now, with a message that shows no password."""
     conninfo = target.conninfo.strip()
+    if not conninfo:
+        # libpq would read an empty string as "all defaults": a local socket, retried
+        # for the whole connect budget instead of saying that the setting is blank.
+        raise pytest.UsageError(
+            f"{target.source}: the database URL is empty: set it to a postgres:// URL or "
+            "a conninfo string, or unset it"
+        )
     scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", conninfo)
     if scheme and scheme.group(1) not in ("postgres", "postgresql"):
         raise pytest.UsageError(
