@@ -38,8 +38,11 @@ _PERMANENT = (
     (re.compile(r'database ".*" does not exist', re.I),
      "check the database name in the URL"),
     (re.compile(r'role ".*" does not exist', re.I), "check the user name in the URL"),
-    (re.compile(r"no pg_hba\.conf entry|not permitted to log in|permission denied", re.I),
+    (re.compile(r"no pg_hba\.conf entry|pg_hba\.conf rejects|not permitted to log in|"
+                r"permission denied", re.I),
      "ask for this role to be allowed to connect from here"),
+    (re.compile(r"is not currently accepting connections", re.I),
+     "the database is closed to connections (ALTER DATABASE ... ALLOW_CONNECTIONS)"),
     # Before the SSL pattern: "invalid sslmode value" is a typo, not a server's refusal.
     (re.compile(r"invalid (connection option|sslmode|port|integer|value)", re.I),
      "fix the connection string"),
@@ -49,6 +52,10 @@ _PERMANENT = (
                 r"Name or service not known", re.I),
      "check the host name in the URL"),
 )  # fmt: skip
+
+
+# Full, but may free up: retried, and named when the budget runs out.
+_NO_SLOTS = re.compile(r"too many (clients|connections)|connection slots are reserved", re.I)
 
 
 class ConnectError(DbverifyError):
@@ -144,8 +151,8 @@ def connect(
             if delay is None:
                 raise ConnectError(
                     f"cannot connect to {target.shown} ({target.source}): {words}; still "
-                    f"failing after {clock() - started:.1f}s and {attempts} attempts: check "
-                    f"that the server is up, or allow longer with {budget_setting} "
+                    f"failing after {clock() - started:.1f}s and {attempts} attempts: "
+                    f"{_healable_fix(words)}, or allow longer with {budget_setting} "
                     f"(now {settings.connect_timeout:g}s)"
                 ) from None
             sleep(delay)
@@ -194,6 +201,15 @@ def verifier_conninfo(conninfo: str) -> str:
     given = psycopg.conninfo.conninfo_to_dict(conninfo)
     keepalives = {key: value for key, value in _KEEPALIVES.items() if key not in given}
     return psycopg.conninfo.make_conninfo(conninfo, application_name=APPLICATION_NAME, **keepalives)
+
+
+def _healable_fix(words: str) -> str:
+    if _NO_SLOTS.search(words):
+        return (
+            "the server has no connection slot left for this role (max_connections, the "
+            "role's CONNECTION LIMIT): close idle sessions"
+        )
+    return "check that the server is up and reachable from here"
 
 
 def _connect_timeout(conninfo: str, clock: Callable[[], float], backoff: Backoff) -> int | None:

@@ -87,7 +87,18 @@ def read_dotenv(path: Path) -> dict[str, str]:
                 f"{path}:{number}: not a KEY=value line: fix or remove it "
                 "(dbmate and pytest-dbverify read DATABASE_URL from this file)"
             )
-        values[match["key"]] = _unquote(match["value"])
+        value = match["value"]
+        quote = value[:1]
+        if quote in ("'", '"'):
+            closing = value.find(quote, 1)
+            if closing < 0:
+                raise pytest.UsageError(
+                    f"{path}:{number}: the value of {match['key']} opens a {quote} quote that "
+                    "it does not close: close it or remove it (dbmate and pytest-dbverify "
+                    "read DATABASE_URL from this file)"
+                )
+            value = value[: closing + 1]  # what follows the closing quote is a comment
+        values[match["key"]] = _unquote(value)
     return values
 
 
