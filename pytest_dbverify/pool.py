@@ -14,9 +14,12 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import psycopg
 import psycopg.conninfo
+from psycopg.abc import PQGen
+from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
 from pytest_dbverify.errors import DbverifyError
@@ -24,7 +27,12 @@ from pytest_dbverify.redact import redact_text
 from pytest_dbverify.settings import Settings
 from pytest_dbverify.target import Target
 
+RV = TypeVar("RV")
+# psycopg (3.3) raises this private error when a wait's deadline passes.
+_WAIT_TIMEOUT: type[Exception] = getattr(psycopg.errors, "_WaitTimeout", TimeoutError)
+
 APPLICATION_NAME = "pytest-dbverify"
+_CONNECT_ATTEMPT_MAX = 10  # seconds one connection attempt may take (libpq connect_timeout)
 # A peer that vanishes (network cut, host gone) is noticed within about 11 s instead of
 # the kernel's two hours; a user's own values in the URL win.
 _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
@@ -60,6 +68,35 @@ _NO_SLOTS = re.compile(r"too many (clients|connections)|connection slots are res
 
 class ConnectError(DbverifyError):
     """The target could not be reached; the message is one safe line."""
+
+
+# A healthy server answers every statement within statement_timeout (it cancels the
+# statement then); silence past that plus this margin means the network or the host is gone.
+ANSWER_MARGIN = 5.0
+
+
+class GuardedConnection(psycopg.Connection[TupleRow]):
+    """A connection that gives up on a server that stops answering, instead of hanging.
+
+    TCP keepalives catch a vanished peer only when nothing is in flight and no proxy
+    answers for it; this bounds every round trip on the client side as well.
+    """
+
+    answer_timeout: float | None = None
+
+    def wait(self, gen: PQGen[RV], interval: float = 0.1, timeout: float | None = None) -> RV:
+        """Consume ``gen`` as psycopg does, within ``answer_timeout`` seconds."""
+        limit = self.answer_timeout if timeout is None else timeout
+        try:
+            return super().wait(gen, interval, limit)
+        except _WAIT_TIMEOUT:
+            if timeout is not None:
+                raise  # psycopg's own deadline: psycopg handles it
+            self.pgconn.finish()  # the connection's state is unknown: it is done
+            raise psycopg.OperationalError(
+                f"no answer from the server within {limit:g}s (statement_timeout plus "
+                f"{ANSWER_MARGIN:g}s): the network or the server stopped answering"
+            ) from None
 
 
 @dataclass
@@ -136,7 +173,7 @@ def connect(
     while True:
         attempts += 1
         try:
-            conn = psycopg.connect(
+            conn = GuardedConnection.connect(
                 verifier_conninfo(target.conninfo),
                 connect_timeout=_connect_timeout(target.conninfo, clock, backoff),
             )
@@ -163,19 +200,29 @@ def connect(
 
 def configure(conn: psycopg.Connection, settings: Settings) -> None:
     """Apply the verifier's session settings to a fresh connection, leaving it idle."""
+    if isinstance(conn, GuardedConnection):
+        conn.answer_timeout = settings.statement_timeout + ANSWER_MARGIN
     # In autocommit the SETs travel as one simple query: one round trip, no BEGIN/COMMIT.
     autocommit, conn.autocommit = conn.autocommit, True
     conn.execute(session_setup(settings))
     conn.autocommit = autocommit
 
 
-def open_pool(target: Target, settings: Settings, *, max_size: int = 2) -> ConnectionPool:
+def open_pool(
+    target: Target, settings: Settings, *, max_size: int = 2
+) -> ConnectionPool[GuardedConnection]:
     """Return an open pool of configured connections to ``target``.
 
     Call :func:`connect` first: it retries and explains; the pool then opens at once.
     """
+    given = psycopg.conninfo.conninfo_to_dict(target.conninfo)
+    # A replacement connection to a silent network must fail, not wait for the kernel.
+    attempt = max(2, min(_CONNECT_ATTEMPT_MAX, int(settings.connect_timeout)))
+    kwargs = {} if "connect_timeout" in given else {"connect_timeout": attempt}
     pool = ConnectionPool(
         verifier_conninfo(target.conninfo),
+        connection_class=GuardedConnection,
+        kwargs=kwargs,
         min_size=1,
         max_size=max_size,
         open=False,
@@ -216,7 +263,7 @@ def _connect_timeout(conninfo: str, clock: Callable[[], float], backoff: Backoff
     if "connect_timeout" in psycopg.conninfo.conninfo_to_dict(conninfo):
         return None  # the user's own wins
     # A silent network must not eat the whole budget in one attempt (libpq minimum: 2 s).
-    return max(2, min(10, int(backoff.deadline - clock())))
+    return max(2, min(_CONNECT_ATTEMPT_MAX, int(backoff.deadline - clock())))
 
 
 def _ms(seconds: float) -> int:

@@ -26,7 +26,7 @@ from pytest_dbverify.catalog import Catalog, Table, load_catalog
 from pytest_dbverify.errors import DbverifyError
 from pytest_dbverify.expected import Expectation, ExpectedServers
 from pytest_dbverify.migrations import migration_files
-from pytest_dbverify.pool import ConnectError, connect, open_pool, server_words
+from pytest_dbverify.pool import ConnectError, GuardedConnection, connect, open_pool, server_words
 from pytest_dbverify.redact import redact_conninfo, redact_text
 from pytest_dbverify.settings import Settings, describe
 from pytest_dbverify.target import Target, resolve_target
@@ -67,7 +67,7 @@ class VerificationRun:
         self.settings = settings
         self.target: Target | None = None
         self.facts: ServerFacts | None = None
-        self._pool: ConnectionPool | None = None
+        self._pool: ConnectionPool[GuardedConnection] | None = None
         self._expected_catalog: Catalog | None = None
         self._target_catalog: Catalog | None = None
         self._oracle: psycopg.Connection | None = None
@@ -77,6 +77,7 @@ class VerificationRun:
         self._started = time.perf_counter()
         self._workerinput: dict[str, str] | None = getattr(config, "workerinput", None)
         self.connect_error: str | None = None
+        self.gone: str | None = None
 
     # -- pytest hooks -------------------------------------------------------------
 
@@ -156,6 +157,12 @@ class VerificationRun:
         line = failure_line(excinfo.value) if excinfo is not None else None
         if report.failed and line is not None and item.nodeid.startswith("dbverify/"):
             report.longrepr = redact_text(line, secrets)
+        if excinfo is not None and isinstance(excinfo.value, PoolTimeout):
+            # No connection within the connect budget, after a pool that worked: the
+            # target is gone for this run; the remaining checks say so at once.
+            self.gone = redact_text(
+                f"no connection to the target: {server_words(excinfo.value)}", secrets
+            )
         elif report.longrepr is not None and not isinstance(report.longrepr, tuple):
             text = str(report.longrepr)
             redacted = redact_text(text, secrets)
@@ -165,6 +172,14 @@ class VerificationRun:
             (title, redact_text(content, secrets)) for title, content in report.sections
         ]
         return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """Fail a check at once when the target stopped answering earlier in this run."""
+        if self.gone is not None and item.get_closest_marker("dbverify") is not None:
+            pytest.fail(
+                f"not checked: the target stopped answering earlier ({self.gone})", pytrace=False
+            )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Count outcomes for the summary."""
@@ -205,7 +220,7 @@ class VerificationRun:
 
     # -- services for fixtures and checks ---------------------------------------------
 
-    def pool(self) -> ConnectionPool:
+    def pool(self) -> ConnectionPool[GuardedConnection]:
         """Return this process's pool, opening it (with retries) on first use."""
         if self.connect_error:
             pytest.fail(self.connect_error, pytrace=False)
@@ -378,10 +393,7 @@ def failure_line(err: BaseException) -> str | None:
     if (isinstance(err, psycopg.OperationalError) and err.sqlstate is None) or isinstance(
         err, psycopg.errors.AdminShutdown | psycopg.errors.CrashShutdown
     ):
-        return (
-            f"lost the connection to the target during the check: {server_words(err)}: "
-            "the server restarted or closed our session, so the check did not finish"
-        )
+        return f"lost the connection to the target during the check: {server_words(err)}"
     if isinstance(err, psycopg.Error):
         words = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         return f"{type(err).__name__} [{err.sqlstate}] {words}"

@@ -158,6 +158,17 @@ class Settings:
     advisories: str
     sources: Mapping[str, str]
 
+    def __repr__(self) -> str:
+        # pytest shows fixture values in tracebacks: URLs appear with their password masked.
+        from pytest_dbverify.redact import redact_conninfo
+
+        shown = {
+            field.name: redact_conninfo(value) if isinstance(value, str) else value
+            for field in fields(self)
+            if (value := getattr(self, field.name)) is not None and field.name != "sources"
+        }
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
     @classmethod
     def defaults(cls) -> Settings:
         """Return every setting at its default, as a program outside pytest starts from."""

@@ -36,6 +36,10 @@ class Target:
     source: str
     label: str = ""
 
+    def __repr__(self) -> str:
+        # pytest shows fixture values in tracebacks: the repr must not carry the password.
+        return f"Target({self.shown!r}, source={self.source!r})"
+
     @property
     def shown(self) -> str:
         """Return the target for messages, with any password replaced by ``***``."""

@@ -48,6 +48,13 @@ class Case:
     files: Mapping[str, str] = field(default_factory=dict)
     health: bool = False  # `dbverify health` instead of `pytest --dbverify`
 
+    @property
+    def sees_password(self) -> bool:
+        """Return True when the case hands the verifier the planted password."""
+        given = " ".join([*self.args, *self.env.values(), *self.files.values()])
+        placeholders = ["{secret}", "{app}", *("{" + name + "}" for name in DATABASES)]
+        return SECRET in given or any(name in given for name in placeholders)
+
     def run(self, server: ServerInfo, base: Path) -> Run:
         """Run the case in a fresh project under ``base``."""
         project = project_dir(base, migrations=_migrations(self.migrations, base))
