@@ -390,6 +390,8 @@ def _missing_schemas(conn: psycopg.Connection, names: Sequence[str]) -> tuple[st
 
 def failure_line(err: BaseException) -> str | None:
     """Return what a failed built-in check observed, or None for a bug (keep its traceback)."""
+    if isinstance(err, PoolTimeout):  # an OperationalError too, but no session was lost
+        return f"no connection to the target: {server_words(err)}"
     if (isinstance(err, psycopg.OperationalError) and err.sqlstate is None) or isinstance(
         err, psycopg.errors.AdminShutdown | psycopg.errors.CrashShutdown
     ):
@@ -397,8 +399,8 @@ def failure_line(err: BaseException) -> str | None:
     if isinstance(err, psycopg.Error):
         words = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         return f"{type(err).__name__} [{err.sqlstate}] {words}"
-    if isinstance(err, PoolTimeout):
-        return f"no connection to the target: {server_words(err)}"
+    if isinstance(err, pytest.fail.Exception):
+        return err.msg  # the check's own words, without the error it was handling
     if not isinstance(err, AssertionError):
         return None
     # Assertion rewriting appends "assert <expr>" lines after our message: drop them.
