@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 
-from pytest_dbverify.binaries import find_binaries
+from pytest_dbverify.binaries import ServerKind, find_binaries
 from pytest_dbverify.embedded import ServerInfo, ThrowawayServer
 from pytest_dbverify.migrations import Dbmate
 from tests.conftest import MIGRATIONS_DIR
@@ -39,10 +39,13 @@ _OUR_FRAME = re.compile(r"pytest_dbverify[/\\][\w/\\]+\.py:\d+")
 
 @contextmanager
 def password_server(
-    settings: Mapping[str, str] | None = None, *, port: int | None = None
+    settings: Mapping[str, str] | None = None,
+    *,
+    port: int | None = None,
+    kind: ServerKind = "embedded",
 ) -> Iterator[ThrowawayServer]:
-    """Run an embedded server that checks passwords over TCP; role ``app`` has SECRET."""
-    with ThrowawayServer(find_binaries("embedded"), settings=settings, port=port) as server:
+    """Run a server that checks passwords over TCP; role ``app`` has SECRET."""
+    with ThrowawayServer(find_binaries(kind), settings=settings, port=port) as server:
         assert server.run_dir is not None
         (server.run_dir / "data" / "pg_hba.conf").write_text(HBA)
         with psycopg.connect(server.info.conninfo(), autocommit=True) as conn:
