@@ -342,21 +342,13 @@ class VerificationRun:
         return ServerFacts(row[0], row[1], row[2], row[3], latency, row[4], missing)
 
     def _check_something_to_verify(self, facts: ServerFacts) -> None:
-        """Refuse a run that would verify nothing and pass: a mistyped schema, an empty target.
+        """Refuse a run that would verify nothing and pass: a mistyped schema.
 
         Raises:
             pytest.UsageError: a schema exists neither on the target nor in the expected one.
-            DbverifyError: the target has no tables and there is nothing to expect.
         """
-        schemas = ", ".join(self.settings.schemas)
         if self.expectation.conninfo is None:
             unknown = facts.missing_schemas
-            if facts.tables == 0 and not unknown:
-                raise DbverifyError(
-                    f"nothing to verify: the target has no tables in schemas {schemas} and "
-                    f"there are no migrations to expect any ({self.settings.migrations_dir} "
-                    "does not exist; --dbverify-migrations-dir): is this the right database?"
-                )
         else:
             with psycopg.connect(self.expectation.conninfo, connect_timeout=10) as conn:
                 unknown = _missing_schemas(conn, facts.missing_schemas)

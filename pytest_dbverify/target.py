@@ -115,9 +115,10 @@ def _unquote(value: str) -> str:
 def _checked(target: Target) -> Target:
     """Reject what libpq cannot parse now, with a message that shows no password."""
     conninfo = target.conninfo.strip()
-    if not conninfo:
-        # libpq would read an empty string as "all defaults": a local socket, retried
-        # for the whole connect budget instead of saying that the setting is blank.
+    if target.conninfo and not conninfo:
+        # libpq would read blanks as "all defaults": a local socket, retried for the whole
+        # connect budget instead of saying that the setting is blank. ("" is how a caller
+        # asks for libpq's PG* variables on purpose.)
         raise pytest.UsageError(
             f"{target.source}: the database URL is empty: set it to a postgres:// URL or "
             "a conninfo string, or unset it"

@@ -74,7 +74,9 @@ def our_waiting_backend(info: ServerInfo, timeout: float = 60) -> int:
     raise AssertionError("the verifier never waited on the lock")
 
 
-def test_a_server_that_starts_10s_after_the_run_is_waited_for(tmp_path: Path) -> None:
+def test_a_server_that_starts_10s_after_the_run_is_waited_for(
+    tmp_path: Path, record_property
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -90,13 +92,14 @@ def test_a_server_that_starts_10s_after_the_run_is_waited_for(tmp_path: Path) ->
     finally:
         starter.join()
         server.stop()
+    record_property("run_seconds", round(run.seconds, 1))
     assert run.ret == 0, run.output
     assert run.has_line("checks:  2 (2 passed) in *s"), run.output
     assert 10 < run.seconds < 10 + 20  # within the 30 s connect budget, not at its end
 
 
 def test_a_restart_mid_run_fails_the_check_in_flight_and_the_run_goes_on(
-    server: ThrowawayServer, tmp_path: Path
+    server: ThrowawayServer, tmp_path: Path, record_property
 ) -> None:
     info = server.info
     locker = hold_lock(info)
@@ -111,6 +114,7 @@ def test_a_restart_mid_run_fails_the_check_in_flight_and_the_run_goes_on(
         server.restart(down_for=2.0)
         run = future.result(timeout=60)
         after_fault = time.monotonic() - began
+        record_property("seconds_after_fault", round(after_fault, 1))
     finally:
         pool.shutdown()
         locker.close()
@@ -123,7 +127,7 @@ def test_a_restart_mid_run_fails_the_check_in_flight_and_the_run_goes_on(
 
 
 def test_our_backend_terminated_mid_check_fails_that_check_only(
-    server: ThrowawayServer, tmp_path: Path
+    server: ThrowawayServer, tmp_path: Path, record_property
 ) -> None:
     info = server.info
     locker = hold_lock(info)
@@ -140,6 +144,7 @@ def test_our_backend_terminated_mid_check_fails_that_check_only(
         locker.rollback()
         run = future.result(timeout=60)
         after_fault = time.monotonic() - began
+        record_property("seconds_after_fault", round(after_fault, 1))
     finally:
         pool.shutdown()
         locker.close()
@@ -153,7 +158,7 @@ def test_our_backend_terminated_mid_check_fails_that_check_only(
 
 
 def test_a_network_that_stops_answering_ends_the_run_within_its_timeouts(
-    server: ThrowawayServer, tmp_path: Path
+    server: ThrowawayServer, tmp_path: Path, record_property
 ) -> None:
     info = server.info
     statement_timeout, connect_timeout = 3.0, 3.0
@@ -173,6 +178,7 @@ def test_a_network_that_stops_answering_ends_the_run_within_its_timeouts(
             locker.rollback()
             run = future.result(timeout=120)
             after_fault = time.monotonic() - began
+            record_property("seconds_after_fault", round(after_fault, 1))
         finally:
             pool.shutdown()
             locker.close()
