@@ -121,6 +121,7 @@ class ThrowawayServer:
         self._postmaster: subprocess.Popen[bytes] | None = None
         self._reaper: subprocess.Popen[bytes] | None = None
         self._info: ServerInfo | None = None
+        self._launched_with: tuple[PgBinaries, _Account | None] | None = None
 
     @property
     def info(self) -> ServerInfo:
@@ -169,9 +170,29 @@ class ThrowawayServer:
                 os.chown(self.run_dir, account.uid, account.gid)
             self._initdb(binaries, account)
             self._info = self._launch(binaries, account)
+            self._launched_with = (binaries, account)
         except BaseException:
             self.stop()
             raise
+        return self._info
+
+    def restart(self, *, down_for: float = 0.0) -> ServerInfo:
+        """Stop the postmaster at once, keeping the data, and start it again on its port.
+
+        What a managed database's restart looks like to its clients: every session ends,
+        connections are refused for ``down_for`` seconds, then the same database answers.
+        """
+        postmaster, self._postmaster = self._postmaster, None
+        if postmaster is None or self._launched_with is None:
+            raise RuntimeError("the throwaway server is not running: call start() first")
+        port, pinned = self.info.port, self.port
+        _terminate(postmaster)
+        time.sleep(down_for)
+        self.port = port
+        try:
+            self._info = self._launch(*self._launched_with)
+        finally:
+            self.port = pinned
         return self._info
 
     def stop(self) -> None:
@@ -261,10 +282,13 @@ class ThrowawayServer:
 
     def _start_reaper(self, postmaster_pid: int) -> None:
         assert self.run_dir is not None
-        if self._reaper is not None:  # a retry on another port: the old reaper watches a dead pid
+        if self._reaper is not None:
+            # A retry or a restart: the old reaper watches a dead pid. Closing its stdin
+            # would make it reap, deleting the run directory the new postmaster uses.
+            self._reaper.kill()
+            self._reaper.wait()
             assert self._reaper.stdin is not None
             self._reaper.stdin.close()
-            self._reaper.wait()
         self._reaper = subprocess.Popen(
             [sys.executable, "-I", str(_REAPER), str(self.run_dir), str(postmaster_pid)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -18,6 +18,7 @@ class ServerStartError(DbverifyError):
 class MigrationError(DbverifyError):
     """A dbmate command failed; the message carries dbmate's own words, redacted."""
 
-    def __init__(self, message: str, output: str = "") -> None:
+    def __init__(self, message: str, output: str = "", detail: str = "") -> None:
         super().__init__(message)
         self.output = output
+        self.detail = detail  # dbmate's own last words, naming the failing file

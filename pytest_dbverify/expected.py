@@ -88,7 +88,13 @@ class ExpectedServers:
                 except MigrationError as err:
                     extension = _missing_extension(f"{err} {err.output}")
                     if extension is None:
-                        raise
+                        raise MigrationError(
+                            f"the migrations of {migrations_dir} do not apply to an empty "
+                            f"PostgreSQL {info.version} ({kind}): {err.detail}; fix that "
+                            "migration (`dbmate up` on an empty database shows the same error)",
+                            output=err.output,
+                            detail=err.detail,
+                        ) from None
                     outcome[0] = f"PostgreSQL {info.version} lacks extension {extension}"
             if outcome[0] != "done":
                 missing.append(f"{kind} {outcome[0]}")

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
     from pytest_dbverify.catalog import Catalog
+    from pytest_dbverify.pool import GuardedConnection
     from pytest_dbverify.rows import RowFactory
     from pytest_dbverify.run import VerificationRun
     from pytest_dbverify.settings import Settings
@@ -44,13 +45,15 @@ def dbverify_target(dbverify_run: VerificationRun) -> Target:
 
 
 @pytest.fixture(scope="session")
-def dbverify_pool(dbverify_run: VerificationRun) -> ConnectionPool:
+def dbverify_pool(dbverify_run: VerificationRun) -> ConnectionPool[GuardedConnection]:
     """Session: the psycopg_pool ConnectionPool to the target (2 connections at most)."""
     return dbverify_run.pool()
 
 
 @pytest.fixture
-def dbverify_conn(dbverify_pool: ConnectionPool) -> Iterator[psycopg.Connection]:
+def dbverify_conn(
+    dbverify_pool: ConnectionPool[GuardedConnection],
+) -> Iterator[psycopg.Connection]:
     """Function: a pooled connection inside a transaction that is always rolled back."""
     with dbverify_pool.connection() as conn, conn.transaction(force_rollback=True):
         yield conn

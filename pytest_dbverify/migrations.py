@@ -205,18 +205,28 @@ class Dbmate:
             seconds=time.perf_counter() - started,
         )
         if completed.returncode != 0:
+            detail = _last_error(output)
             raise MigrationError(
                 f"dbmate {command} failed (exit {completed.returncode}) on "
-                f"{redact_conninfo(self._url)}: {_last_error(output)}",
+                f"{redact_conninfo(self._url)}: {detail}",
                 output=output,
+                detail=detail,
             )
         return result
 
 
 def _last_error(output: str) -> str:
+    """Return dbmate's last error line, prefixed by the migration it was applying, if any."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     errors = [line for line in lines if line.lower().startswith("error")]
-    return (errors or lines or ["(no output)"])[-1]
+    last = (errors or lines or ["(no output)"])[-1]
+    # dbmate prints "Applying: <file>" first and "Applied: <file> in ..." once done: an
+    # "Applying" without its "Applied" names the file that failed.
+    applying = [line.split(":", 1)[1].strip() for line in lines if line.startswith("Applying:")]
+    applied = {line.split(":", 1)[1].split(" in ", 1)[0].strip()
+               for line in lines if line.startswith("Applied:")}  # fmt: skip
+    failed = [name for name in applying if name not in applied]
+    return f"{failed[-1]}: {last}" if failed else last
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from pytest_dbverify import report
     from pytest_dbverify.run import PLUGIN_NAME, VerificationRun
-    from pytest_dbverify.settings import resolve
+    from pytest_dbverify.settings import resolve, validate
 
-    run = VerificationRun(config, resolve(config))
+    run = VerificationRun(config, validate(resolve(config)))
     config.pluginmanager.register(run, PLUGIN_NAME)
     config.pluginmanager.register(report.CoverageReport(config, run), report.PLUGIN_NAME)
 

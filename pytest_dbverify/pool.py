@@ -14,9 +14,12 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import psycopg
 import psycopg.conninfo
+from psycopg.abc import PQGen
+from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
 from pytest_dbverify.errors import DbverifyError
@@ -24,7 +27,12 @@ from pytest_dbverify.redact import redact_text
 from pytest_dbverify.settings import Settings
 from pytest_dbverify.target import Target
 
+RV = TypeVar("RV")
+# psycopg (3.3) raises this private error when a wait's deadline passes.
+_WAIT_TIMEOUT: type[Exception] = getattr(psycopg.errors, "_WaitTimeout", TimeoutError)
+
 APPLICATION_NAME = "pytest-dbverify"
+_CONNECT_ATTEMPT_MAX = 10  # seconds one connection attempt may take (libpq connect_timeout)
 # A peer that vanishes (network cut, host gone) is noticed within about 11 s instead of
 # the kernel's two hours; a user's own values in the URL win.
 _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
@@ -38,20 +46,57 @@ _PERMANENT = (
     (re.compile(r'database ".*" does not exist', re.I),
      "check the database name in the URL"),
     (re.compile(r'role ".*" does not exist', re.I), "check the user name in the URL"),
-    (re.compile(r"no pg_hba\.conf entry|not permitted to log in|permission denied", re.I),
+    (re.compile(r"no pg_hba\.conf entry|pg_hba\.conf rejects|not permitted to log in|"
+                r"permission denied", re.I),
      "ask for this role to be allowed to connect from here"),
+    (re.compile(r"is not currently accepting connections", re.I),
+     "the database is closed to connections (ALTER DATABASE ... ALLOW_CONNECTIONS)"),
+    # Before the SSL pattern: "invalid sslmode value" is a typo, not a server's refusal.
+    (re.compile(r"invalid (connection option|sslmode|port|integer|value)", re.I),
+     "fix the connection string"),
     (re.compile(r"SSL|certificate|TLS", re.I),
      "check sslmode / sslrootcert in the URL against what the server offers"),
     (re.compile(r"failed to resolve host|could not translate host name|"
                 r"Name or service not known", re.I),
      "check the host name in the URL"),
-    (re.compile(r"invalid (connection option|sslmode|port|integer)", re.I),
-     "fix the connection string"),
 )  # fmt: skip
+
+
+# Full, but may free up: retried, and named when the budget runs out.
+_NO_SLOTS = re.compile(r"too many (clients|connections)|connection slots are reserved", re.I)
 
 
 class ConnectError(DbverifyError):
     """The target could not be reached; the message is one safe line."""
+
+
+# A healthy server answers every statement within statement_timeout (it cancels the
+# statement then); silence past that plus this margin means the network or the host is gone.
+ANSWER_MARGIN = 5.0
+
+
+class GuardedConnection(psycopg.Connection[TupleRow]):
+    """A connection that gives up on a server that stops answering, instead of hanging.
+
+    TCP keepalives catch a vanished peer only when nothing is in flight and no proxy
+    answers for it; this bounds every round trip on the client side as well.
+    """
+
+    answer_timeout: float | None = None
+
+    def wait(self, gen: PQGen[RV], interval: float = 0.1, timeout: float | None = None) -> RV:
+        """Consume ``gen`` as psycopg does, within ``answer_timeout`` seconds."""
+        limit = self.answer_timeout if timeout is None else timeout
+        try:
+            return super().wait(gen, interval, limit)
+        except _WAIT_TIMEOUT:
+            if timeout is not None:
+                raise  # psycopg's own deadline: psycopg handles it
+            self.pgconn.finish()  # the connection's state is unknown: it is done
+            raise psycopg.OperationalError(
+                f"no answer from the server within {limit:g}s (statement_timeout plus "
+                f"{ANSWER_MARGIN:g}s): the network or the server stopped answering"
+            ) from None
 
 
 @dataclass
@@ -104,7 +149,7 @@ def server_words(err: BaseException) -> str:
     text = " ".join(str(err).split())
     # libpq: "connection to server at "h", port 5432 failed: FATAL:  <the server's words>";
     # with several hosts, the last attempt's words are the ones to show.
-    words = text.rsplit("failed: ", 1)[-1]
+    words = text.rsplit("failed: ", 1)[-1].removeprefix("connection is bad: ")
     return re.sub(r"^(FATAL|ERROR):\s+", "", words).removesuffix(
         " Is the server running on that host and accepting TCP/IP connections?"
     )
@@ -128,7 +173,7 @@ def connect(
     while True:
         attempts += 1
         try:
-            conn = psycopg.connect(
+            conn = GuardedConnection.connect(
                 verifier_conninfo(target.conninfo),
                 connect_timeout=_connect_timeout(target.conninfo, clock, backoff),
             )
@@ -143,8 +188,8 @@ def connect(
             if delay is None:
                 raise ConnectError(
                     f"cannot connect to {target.shown} ({target.source}): {words}; still "
-                    f"failing after {clock() - started:.1f}s and {attempts} attempts: check "
-                    f"that the server is up, or allow longer with {budget_setting} "
+                    f"failing after {clock() - started:.1f}s and {attempts} attempts: "
+                    f"{_healable_fix(words)}, or allow longer with {budget_setting} "
                     f"(now {settings.connect_timeout:g}s)"
                 ) from None
             sleep(delay)
@@ -155,19 +200,29 @@ def connect(
 
 def configure(conn: psycopg.Connection, settings: Settings) -> None:
     """Apply the verifier's session settings to a fresh connection, leaving it idle."""
+    if isinstance(conn, GuardedConnection):
+        conn.answer_timeout = settings.statement_timeout + ANSWER_MARGIN
     # In autocommit the SETs travel as one simple query: one round trip, no BEGIN/COMMIT.
     autocommit, conn.autocommit = conn.autocommit, True
     conn.execute(session_setup(settings))
     conn.autocommit = autocommit
 
 
-def open_pool(target: Target, settings: Settings, *, max_size: int = 2) -> ConnectionPool:
+def open_pool(
+    target: Target, settings: Settings, *, max_size: int = 2
+) -> ConnectionPool[GuardedConnection]:
     """Return an open pool of configured connections to ``target``.
 
     Call :func:`connect` first: it retries and explains; the pool then opens at once.
     """
+    given = psycopg.conninfo.conninfo_to_dict(target.conninfo)
+    # A replacement connection to a silent network must fail, not wait for the kernel.
+    attempt = max(2, min(_CONNECT_ATTEMPT_MAX, int(settings.connect_timeout)))
+    kwargs = {} if "connect_timeout" in given else {"connect_timeout": attempt}
     pool = ConnectionPool(
         verifier_conninfo(target.conninfo),
+        connection_class=GuardedConnection,
+        kwargs=kwargs,
         min_size=1,
         max_size=max_size,
         open=False,
@@ -195,11 +250,20 @@ def verifier_conninfo(conninfo: str) -> str:
     return psycopg.conninfo.make_conninfo(conninfo, application_name=APPLICATION_NAME, **keepalives)
 
 
+def _healable_fix(words: str) -> str:
+    if _NO_SLOTS.search(words):
+        return (
+            "the server has no connection slot left for this role (max_connections, the "
+            "role's CONNECTION LIMIT): close idle sessions"
+        )
+    return "check that the server is up and reachable from here"
+
+
 def _connect_timeout(conninfo: str, clock: Callable[[], float], backoff: Backoff) -> int | None:
     if "connect_timeout" in psycopg.conninfo.conninfo_to_dict(conninfo):
         return None  # the user's own wins
     # A silent network must not eat the whole budget in one attempt (libpq minimum: 2 s).
-    return max(2, min(10, int(backoff.deadline - clock())))
+    return max(2, min(_CONNECT_ATTEMPT_MAX, int(backoff.deadline - clock())))
 
 
 def _ms(seconds: float) -> int:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from urllib.parse import unquote
 
 MASK = "***"
+MIN_LITERAL = 3  # shortest secret masked wherever it appears
 
 # scheme://user:password@  (the password runs to the last '@' before the host part)
 _URL_USERINFO = re.compile(
@@ -44,7 +45,9 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """
     masked = _URL_USERINFO.sub(lambda m: f"{m['prefix']}{MASK}{m['at']}", text)
     masked = _PASSWORD_PARAM.sub(lambda m: f"{m['prefix']}{MASK}", masked)
-    known = {s for s in secrets if s}
+    # A one- or two-character password would turn every such letter of the text into a
+    # mask; it stays masked where it stands in a URL or a password= setting.
+    known = {s for s in secrets if len(s) >= MIN_LITERAL}
     env_password = os.environ.get("PGPASSWORD")
     if env_password:
         known.add(env_password)

@@ -13,12 +13,13 @@ import fnmatch
 import json
 import time
 from collections import Counter
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from pytest_dbverify.binaries import ServerKind, find_binaries
 from pytest_dbverify.catalog import Catalog, Table, load_catalog
@@ -27,7 +28,7 @@ from pytest_dbverify.embedded import ServerInfo, ThrowawayServer
 from pytest_dbverify.errors import DbverifyError
 from pytest_dbverify.expected import Expectation, ExpectedServers
 from pytest_dbverify.migrations import migration_files
-from pytest_dbverify.pool import ConnectError, connect, open_pool
+from pytest_dbverify.pool import ConnectError, GuardedConnection, connect, open_pool, server_words
 from pytest_dbverify.redact import redact_conninfo, redact_text
 from pytest_dbverify.roundtrip import RoundTrip, run_round_trip
 from pytest_dbverify.settings import Settings, describe
@@ -61,6 +62,7 @@ class ServerFacts:
     user: str
     latency_ms: float
     tables: int
+    missing_schemas: tuple[str, ...] = ()
 
 
 class VerificationRun:
@@ -71,7 +73,7 @@ class VerificationRun:
         self.settings = settings
         self.target: Target | None = None
         self.facts: ServerFacts | None = None
-        self._pool: ConnectionPool | None = None
+        self._pool: ConnectionPool[GuardedConnection] | None = None
         self._expected_catalog: Catalog | None = None
         self._target_catalog: Catalog | None = None
         self._oracle: psycopg.Connection | None = None
@@ -84,6 +86,7 @@ class VerificationRun:
         self._started = time.perf_counter()
         self._workerinput: dict[str, str] | None = getattr(config, "workerinput", None)
         self.connect_error: str | None = None
+        self.gone: str | None = None
 
     # -- pytest hooks -------------------------------------------------------------
 
@@ -98,6 +101,7 @@ class VerificationRun:
             self.target = self._resolve_target()
             if self._workerinput is None:  # workers need no header
                 self.facts = self._probe(self.target)
+                self._check_something_to_verify(self.facts)
         except ConnectError as err:
             self.connect_error = str(err)
         except DbverifyError as err:
@@ -147,6 +151,46 @@ class VerificationRun:
             config.hook.pytest_deselected(items=dropped)
         items[:] = kept
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Make every failure safe to print; a built-in check's failure one line.
+
+        A built-in check reports what it observed, not the plugin's source: its failure
+        is the message alone (a lost connection says so). Any report's text that holds
+        the target's password, a user's own test included, is redacted.
+        """
+        report = yield
+        secrets = self.target.secrets if self.target else set()
+        excinfo = call.excinfo
+        line = failure_line(excinfo.value) if excinfo is not None else None
+        if report.failed and line is not None and item.nodeid.startswith("dbverify/"):
+            report.longrepr = redact_text(line, secrets)
+        if excinfo is not None and isinstance(excinfo.value, PoolTimeout):
+            # No connection within the connect budget, after a pool that worked: the
+            # target is gone for this run; the remaining checks say so at once.
+            self.gone = redact_text(
+                f"no connection to the target: {server_words(excinfo.value)}", secrets
+            )
+        elif report.longrepr is not None and not isinstance(report.longrepr, tuple):
+            text = str(report.longrepr)
+            redacted = redact_text(text, secrets)
+            if redacted != text:
+                report.longrepr = redacted
+        report.sections = [
+            (title, redact_text(content, secrets)) for title, content in report.sections
+        ]
+        return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """Fail a check at once when the target stopped answering earlier in this run."""
+        if self.gone is not None and item.get_closest_marker("dbverify") is not None:
+            pytest.fail(
+                f"not checked: the target stopped answering earlier ({self.gone})", pytrace=False
+            )
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Count outcomes for the summary."""
         if report.when == "call" or (report.when == "setup" and not report.passed):
@@ -186,7 +230,7 @@ class VerificationRun:
 
     # -- services for fixtures and checks ---------------------------------------------
 
-    def pool(self) -> ConnectionPool:
+    def pool(self) -> ConnectionPool[GuardedConnection]:
         """Return this process's pool, opening it (with retries) on first use."""
         if self.connect_error:
             pytest.fail(self.connect_error, pytrace=False)
@@ -348,8 +392,27 @@ class VerificationRun:
                 "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY(%s))",
                 [list(self.settings.schemas)],
             ).fetchone()
+            missing = _missing_schemas(conn, self.settings.schemas)
         assert row is not None
-        return ServerFacts(row[0], row[1], row[2], row[3], latency, row[4])
+        return ServerFacts(row[0], row[1], row[2], row[3], latency, row[4], missing)
+
+    def _check_something_to_verify(self, facts: ServerFacts) -> None:
+        """Refuse a run that would verify nothing and pass: a mistyped schema.
+
+        Raises:
+            pytest.UsageError: a schema exists neither on the target nor in the expected one.
+        """
+        if self.expectation.conninfo is None:
+            unknown = facts.missing_schemas
+        else:
+            with psycopg.connect(self.expectation.conninfo, connect_timeout=10) as conn:
+                unknown = _missing_schemas(conn, facts.missing_schemas)
+        if unknown:
+            raise pytest.UsageError(
+                f"schemas ({self.settings.sources['schemas']}) names "
+                f"{', '.join(repr(name) for name in unknown)}, which exists neither on the "
+                "target nor in the expected schema: check the name (--dbverify-schemas)"
+            )
 
     def _selected(self, item: pytest.Item) -> bool:
         if item.get_closest_marker("dbverify") is None:
@@ -359,6 +422,38 @@ class VerificationRun:
         if include and not any(fnmatch.fnmatchcase(name, p) for p in include):
             return False
         return not any(fnmatch.fnmatchcase(name, pattern) for pattern in exclude)
+
+
+def _missing_schemas(conn: psycopg.Connection, names: Sequence[str]) -> tuple[str, ...]:
+    """Return the schemas among ``names`` that the database of ``conn`` lacks."""
+    present = {
+        row[0]
+        for row in conn.execute(
+            "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname = ANY(%s)", [list(names)]
+        )
+    }
+    return tuple(name for name in names if name not in present)
+
+
+def failure_line(err: BaseException) -> str | None:
+    """Return what a failed built-in check observed, or None for a bug (keep its traceback)."""
+    if isinstance(err, PoolTimeout):  # an OperationalError too, but no session was lost
+        return f"no connection to the target: {server_words(err)}"
+    if (isinstance(err, psycopg.OperationalError) and err.sqlstate is None) or isinstance(
+        err, psycopg.errors.AdminShutdown | psycopg.errors.CrashShutdown
+    ):
+        return f"lost the connection to the target during the check: {server_words(err)}"
+    if isinstance(err, psycopg.Error):
+        words = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return f"{type(err).__name__} [{err.sqlstate}] {words}"
+    if isinstance(err, pytest.fail.Exception):
+        return err.msg  # the check's own words, without the error it was handling
+    if not isinstance(err, AssertionError):
+        return None
+    # Assertion rewriting appends "assert <expr>" lines after our message: drop them.
+    message = str(err).split("\nassert ", 1)[0].strip() or "assertion failed"
+    notes = getattr(err, "__notes__", [])  # hypothesis: the falsifying example
+    return "\n".join([message, *notes])
 
 
 def get_run(config: pytest.Config) -> VerificationRun:

@@ -193,6 +193,17 @@ class Settings:
     report: Path | None
     sources: Mapping[str, str]
 
+    def __repr__(self) -> str:
+        # pytest shows fixture values in tracebacks: URLs appear with their password masked.
+        from pytest_dbverify.redact import redact_conninfo
+
+        shown = {
+            field.name: redact_conninfo(value) if isinstance(value, str) else value
+            for field in fields(self)
+            if (value := getattr(self, field.name)) is not None and field.name != "sources"
+        }
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
     @classmethod
     def defaults(cls) -> Settings:
         """Return every setting at its default, as a program outside pytest starts from."""
@@ -234,6 +245,41 @@ def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> 
     if values["ledger"] is not None and not values["ledger"].is_absolute():
         values["ledger"] = config.rootpath / values["ledger"]
     return Settings(**values, sources=sources)
+
+
+def validate(settings: Settings) -> Settings:
+    """Reject settings that are each valid but together, or on this machine, are not.
+
+    Raises:
+        pytest.UsageError: one line naming the settings, their sources and the fix.
+    """
+    src = settings.sources
+    if not settings.schemas:
+        raise pytest.UsageError(
+            f"schemas ({src['schemas']}) names no schema: name at least one (default: public)"
+        )
+    if settings.lock_timeout >= settings.statement_timeout:
+        raise pytest.UsageError(
+            f"lock_timeout={settings.lock_timeout:g}s ({src['lock_timeout']}) is not shorter "
+            f"than statement_timeout={settings.statement_timeout:g}s "
+            f"({src['statement_timeout']}): a statement waiting on a production lock would "
+            "be cancelled by the wrong timeout; lower --dbverify-lock-timeout or raise "
+            "--dbverify-statement-timeout"
+        )
+    if settings.url is not None and settings.url.strip() == (settings.expected_url or "").strip():
+        raise pytest.UsageError(
+            f"expected_url ({src['expected_url']}) is the target itself: the expected schema "
+            "must come from another database (a shadow database); unset it to build the "
+            "expectation from the migrations"
+        )
+    if src["migrations_dir"] != "default" and not settings.migrations_dir.is_dir():
+        # The default may be absent (the target's catalog is then the expectation), but a
+        # directory the user named and mistyped must not silently weaken the run.
+        raise pytest.UsageError(
+            f"migrations_dir={settings.migrations_dir} ({src['migrations_dir']}) is not a "
+            "directory: fix the path, or leave the setting out to use db/migrations"
+        )
+    return settings
 
 
 def _resolve_one(

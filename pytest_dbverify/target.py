@@ -36,6 +36,10 @@ class Target:
     source: str
     label: str = ""
 
+    def __repr__(self) -> str:
+        # pytest shows fixture values in tracebacks: the repr must not carry the password.
+        return f"Target({self.shown!r}, source={self.source!r})"
+
     @property
     def shown(self) -> str:
         """Return the target for messages, with any password replaced by ``***``."""
@@ -87,7 +91,18 @@ def read_dotenv(path: Path) -> dict[str, str]:
                 f"{path}:{number}: not a KEY=value line: fix or remove it "
                 "(dbmate and pytest-dbverify read DATABASE_URL from this file)"
             )
-        values[match["key"]] = _unquote(match["value"])
+        value = match["value"]
+        quote = value[:1]
+        if quote in ("'", '"'):
+            closing = value.find(quote, 1)
+            if closing < 0:
+                raise pytest.UsageError(
+                    f"{path}:{number}: the value of {match['key']} opens a {quote} quote that "
+                    "it does not close: close it or remove it (dbmate and pytest-dbverify "
+                    "read DATABASE_URL from this file)"
+                )
+            value = value[: closing + 1]  # what follows the closing quote is a comment
+        values[match["key"]] = _unquote(value)
     return values
 
 
@@ -100,6 +115,14 @@ def _unquote(value: str) -> str:
 def _checked(target: Target) -> Target:
     """Reject what libpq cannot parse now, with a message that shows no password."""
     conninfo = target.conninfo.strip()
+    if target.conninfo and not conninfo:
+        # libpq would read blanks as "all defaults": a local socket, retried for the whole
+        # connect budget instead of saying that the setting is blank. ("" is how a caller
+        # asks for libpq's PG* variables on purpose.)
+        raise pytest.UsageError(
+            f"{target.source}: the database URL is empty: set it to a postgres:// URL or "
+            "a conninfo string, or unset it"
+        )
     scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", conninfo)
     if scheme and scheme.group(1) not in ("postgres", "postgresql"):
         raise pytest.UsageError(

@@ -55,6 +55,9 @@ def password_server() -> Iterator[ServerInfo]:
         with psycopg.connect(info.conninfo(), autocommit=True) as conn:
             conn.execute(f"CREATE ROLE app LOGIN PASSWORD '{SECRET}'")
             conn.execute("GRANT ALL ON SCHEMA public TO app")
+            # Something to verify: an empty target without migrations fails by design.
+            conn.execute("CREATE TABLE note (id int PRIMARY KEY)")
+            conn.execute("GRANT SELECT ON note TO app")
             conn.execute("SELECT pg_reload_conf()")
         yield info
 
@@ -223,7 +226,9 @@ def test_a_server_that_starts_late_is_waited_for(pytester: pytest.Pytester, monk
     starter.start()
     try:
         began = time.monotonic()
-        result = pytester.runpytest_subprocess("--dbverify", "--dbverify-connect-timeout=30")
+        result = pytester.runpytest_subprocess(
+            "--dbverify", "--dbverify-connect-timeout=30", "--dbverify-include=test_server_*"
+        )
         assert time.monotonic() - began > 5
         result.stdout.fnmatch_lines(["*passed*"])
         assert result.ret == 0
@@ -269,7 +274,9 @@ def test_a_wrong_password_fails_at_once_with_one_safe_line(
         pytest.param(["--dbverify-url=postgresql://app:{secret}@[::1/x"], 4, id="malformed"),
         pytest.param(["--dbverify-url=mysql://app:{secret}@host/x"], 4, id="bad-scheme"),
         pytest.param(["--dbverify-url={wrong}"], 1, id="wrong-password"),
-        pytest.param(["--dbverify-include=test_table_*", "--dbverify-schemas=nope"], 0, id="skips"),
+        pytest.param(
+            ["--dbverify-include=test_table_*", "--dbverify-schemas=nope"], 4, id="unknown-schema"
+        ),
         pytest.param(["--dbverify-migrations-dir={migrations}"], 1, id="check-failures"),
         pytest.param(["--dbverify-migrations-dir={migrations}", "-n", "2"], 1, id="xdist-failures"),
     ],
