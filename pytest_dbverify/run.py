@@ -137,6 +137,9 @@ class VerificationRun:
         for name in ("server",) if self.connect_error else modules:
             path = Path(__file__).parent / "checks" / f"{name}.py"
             module = pytest.Module.from_parent(session, path=path, nodeid=f"dbverify/{name}")
+            tests = [n for n in vars(module.obj) if n.startswith("test_")]
+            if not any(self._name_selected(test) for test in tests):
+                continue  # nothing to select: skip its parametrization (which may query)
             builtin.extend(
                 item for item in session.genitems(module) if isinstance(item, pytest.Item)
             )
@@ -418,6 +421,9 @@ class VerificationRun:
         if item.get_closest_marker("dbverify") is None:
             return False
         name = item.originalname if isinstance(item, pytest.Function) else item.name
+        return self._name_selected(name)
+
+    def _name_selected(self, name: str) -> bool:
         include, exclude = self.settings.include, self.settings.exclude
         if include and not any(fnmatch.fnmatchcase(name, p) for p in include):
             return False

@@ -284,8 +284,9 @@ CASES: tuple[Case, ...] = (
          "define a down block with '-- migrate:down'; fix that migration (`dbmate up` on an "
          "empty database shows the same error)", migrations="no-down"),
     Case("pending-migration", ("--dbverify-url={pending}", LIGHT), FAILED,
-         "migration 20260204111500_add_newest_content_and_stale_session_indexes.sql is not "
-         "applied to the target (newest applied: 20260121093000): run `dbmate migrate`",
+         "migration 20260204111500_add_newest_content_and_stale_session_indexes.sql is "
+         "pending: not applied to the target (newest applied: 20260121093000): run "
+         "`dbmate migrate`",
          migrations="good"),
     Case("applied-without-file", ("--dbverify-url={orphan}", LIGHT), FAILED,
          "applied on the target but missing from */db/migrations: 20260301000000 (a deleted "

@@ -196,8 +196,14 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def project_dir(base: Path, *, migrations: Path | None = MIGRATIONS_DIR) -> Path:
-    """Create an empty project in ``base``, with a copy of ``migrations`` as db/migrations."""
+    """Create an empty project in ``base``, with a copy of ``migrations`` as db/migrations.
+
+    Their checksum ledger (``migrations.sum`` beside them) comes along when there is one.
+    """
     base.mkdir(parents=True, exist_ok=True)
     if migrations is not None:
         shutil.copytree(migrations, base / "db" / "migrations")
+        ledger = migrations.with_name(migrations.name + ".sum")
+        if ledger.exists():
+            shutil.copy(ledger, base / "db" / ledger.name)
     return base

@@ -35,7 +35,7 @@ from tests.tcp_proxy import TcpProxy
 pytestmark = pytest.mark.slow
 
 TABLES = "--dbverify-include=test_table_readable*"
-LIGHT = "--dbverify-include=test_server_*,test_session_*,test_*migration*,test_table_*"
+LIGHT = "--dbverify-include=test_server_*,test_session_*,test_migration_applied*,test_table_*"
 
 
 @pytest.fixture
