@@ -215,14 +215,10 @@ def open_pool(
 
     Call :func:`connect` first: it retries and explains; the pool then opens at once.
     """
-    given = psycopg.conninfo.conninfo_to_dict(target.conninfo)
-    # A replacement connection to a silent network must fail, not wait for the kernel.
-    attempt = max(2, min(_CONNECT_ATTEMPT_MAX, int(settings.connect_timeout)))
-    kwargs = {} if "connect_timeout" in given else {"connect_timeout": attempt}
     pool = ConnectionPool(
         verifier_conninfo(target.conninfo),
         connection_class=GuardedConnection,
-        kwargs=kwargs,
+        kwargs=_attempt_kwargs(target, settings),
         min_size=1,
         max_size=max_size,
         open=False,
@@ -243,11 +239,66 @@ def open_pool(
     return pool
 
 
+@dataclass(frozen=True)
+class Slots:
+    """How many connections the target granted of those wanted, and why not more."""
+
+    got: int
+    wanted: int
+    refusal: str = ""  # the server's words when it refused one (redacted)
+
+    @property
+    def note(self) -> str | None:
+        """Return one line for the summary when the pool got fewer than it wanted."""
+        if self.got >= self.wanted:
+            return None
+        if not _NO_SLOTS.search(self.refusal):
+            cause = f"the server refused more: {self.refusal}"
+        elif "too many connections for role" in self.refusal:
+            cause = "the role's CONNECTION LIMIT nearly used up"
+        else:
+            cause = "max_connections nearly used up"
+        return f"got {self.got} of {self.wanted} connections ({cause}); checks ran within them"
+
+
+def count_slots(target: Target, settings: Settings, *, wanted: int) -> Slots:
+    """Return how many of ``wanted`` connections the target grants now, then close them.
+
+    The first comes from :func:`connect` (retried, explained); the others are tried once
+    each: a server out of slots refuses at once, and the pool is then sized to what it
+    got instead of queueing checks behind a connection that never comes.
+    """
+    held = [connect(target, settings)]
+    refusal = ""
+    try:
+        while len(held) < wanted:
+            try:
+                conninfo = psycopg.conninfo.make_conninfo(
+                    verifier_conninfo(target.conninfo), **_attempt_kwargs(target, settings)
+                )
+                held.append(psycopg.connect(conninfo))
+            except psycopg.OperationalError as err:
+                refusal = redact_text(server_words(err), target.secrets)
+                break
+    finally:
+        for conn in held:
+            conn.close()
+    return Slots(got=len(held), wanted=wanted, refusal=refusal)
+
+
 def verifier_conninfo(conninfo: str) -> str:
     """Return the user's conninfo plus what every verifier connection adds to it."""
     given = psycopg.conninfo.conninfo_to_dict(conninfo)
     keepalives = {key: value for key, value in _KEEPALIVES.items() if key not in given}
     return psycopg.conninfo.make_conninfo(conninfo, application_name=APPLICATION_NAME, **keepalives)
+
+
+def _attempt_kwargs(target: Target, settings: Settings) -> dict[str, int]:
+    """Return the connect_timeout of one attempt, unless the URL sets its own."""
+    if "connect_timeout" in psycopg.conninfo.conninfo_to_dict(target.conninfo):
+        return {}
+    # A connection to a silent network must fail, not wait for the kernel.
+    return {"connect_timeout": max(2, min(_CONNECT_ATTEMPT_MAX, int(settings.connect_timeout)))}
 
 
 def _healable_fix(words: str) -> str:

@@ -28,7 +28,14 @@ from pytest_dbverify.embedded import ServerInfo, ThrowawayServer
 from pytest_dbverify.errors import DbverifyError
 from pytest_dbverify.expected import Expectation, ExpectedServers
 from pytest_dbverify.migrations import migration_files
-from pytest_dbverify.pool import ConnectError, GuardedConnection, connect, open_pool, server_words
+from pytest_dbverify.pool import (
+    ConnectError,
+    GuardedConnection,
+    connect,
+    count_slots,
+    open_pool,
+    server_words,
+)
 from pytest_dbverify.redact import redact_conninfo, redact_text
 from pytest_dbverify.roundtrip import RoundTrip, run_round_trip
 from pytest_dbverify.settings import Settings, describe
@@ -87,6 +94,7 @@ class VerificationRun:
         self._workerinput: dict[str, str] | None = getattr(config, "workerinput", None)
         self.connect_error: str | None = None
         self.gone: str | None = None
+        self.pool_note: str | None = None  # when the pool got fewer connections than it wanted
 
     # -- pytest hooks -------------------------------------------------------------
 
@@ -217,6 +225,8 @@ class VerificationRun:
                 f"objects: {facts.tables} tables in {', '.join(self.settings.schemas)}, "
                 f"{migrations} migration files"
             )
+        if self.pool_note:
+            terminalreporter.write_line(f"pool:    {self.pool_note}")
         terminalreporter.write_line(
             f"checks:  {sum(self._outcomes.values())} ({counts or 'none run'}) "
             f"in {time.perf_counter() - self._started:.2f}s"
@@ -239,8 +249,10 @@ class VerificationRun:
             pytest.fail(self.connect_error, pytrace=False)
         if self._pool is None:
             assert self.target is not None
-            connect(self.target, self.settings).close()  # retries and explains failures
-            self._pool = open_pool(self.target, self.settings, max_size=2)
+            # connect() inside retries and explains; a full server grants fewer than 2.
+            slots = count_slots(self.target, self.settings, wanted=2)
+            self.pool_note = slots.note
+            self._pool = open_pool(self.target, self.settings, max_size=slots.got)
         return self._pool
 
     def expected_catalog(self) -> Catalog:

@@ -166,7 +166,7 @@ def test_tls_with_the_wrong_ca_fails_at_once_saying_so(
     assert run.seconds < 15  # no retry: waiting does not fix a certificate
 
 
-def test_few_connection_slots_left_the_pool_makes_do(tmp_path: Path) -> None:
+def test_few_connection_slots_left_the_pool_makes_do_and_says_so(tmp_path: Path) -> None:
     settings = {"max_connections": "8", "superuser_reserved_connections": "3"}
     with password_server(settings) as server:
         info = server.info
@@ -180,4 +180,7 @@ def test_few_connection_slots_left_the_pool_makes_do(tmp_path: Path) -> None:
             for conn in held:
                 conn.close()
     assert run.ret == 0, run.output
+    assert run.has_line(
+        "pool:    got 1 of 2 connections (max_connections nearly used up); checks ran within them"
+    ), run.output
     assert run.seconds < 60

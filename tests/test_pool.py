@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_dbverify.pool import Backoff, permanent_fix, server_words, session_setup
+from pytest_dbverify.pool import Backoff, Slots, permanent_fix, server_words, session_setup
 
 
 class FakeClock:
@@ -77,3 +77,21 @@ def test_session_setup_sets_every_safety_timeout(pytester: pytest.Pytester) -> N
         "SET idle_in_transaction_session_timeout = '60000ms'; "
         "SET default_transaction_read_only = on"
     )
+
+
+@pytest.mark.parametrize(
+    ("slots", "note"),
+    [
+        (Slots(2, 2), None),
+        (Slots(1, 2, "sorry, too many clients already"),
+         "got 1 of 2 connections (max_connections nearly used up); checks ran within them"),
+        (Slots(1, 2, 'too many connections for role "app"'),
+         "got 1 of 2 connections (the role's CONNECTION LIMIT nearly used up); checks ran "
+         "within them"),
+        (Slots(1, 2, "timeout expired"),
+         "got 1 of 2 connections (the server refused more: timeout expired); checks ran "
+         "within them"),
+    ],
+)  # fmt: skip
+def test_the_pool_note_names_why_it_got_fewer_connections(slots: Slots, note: str | None) -> None:
+    assert slots.note == note
