@@ -75,6 +75,7 @@ def test_unique_enforced(
 ) -> None:
     """A second row with the same key is rejected (23505, or 23P01 for an exclusion)."""
     table, rule = unique_rule
+    names = _rule_names(dbverify_run, table, rule)
 
     def example(rows: RowFactory) -> None:
         references = {c for fk in table.foreign_keys for c in fk.columns}
@@ -110,7 +111,7 @@ def test_unique_enforced(
             f"{rule.name} on {table.name} is not enforced: a duplicate of "
             f"({describe_values(copied)}) was accepted; expected {rule.sqlstate}"
         )
-        if error.diag.constraint_name not in _rule_names(dbverify_run, table, rule):
+        if error.diag.constraint_name not in names:
             # The copy collides with the first row under another rule too (both drew the
             # same primary key): nothing is shown about this rule, so draw again. If the
             # rule is missing, examples where only the rule could object show it.
