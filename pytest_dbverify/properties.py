@@ -1,8 +1,8 @@
 """Run a property check: hypothesis examples, each in a savepoint that is rolled back.
 
 The check's transaction (``dbverify_conn``) is rolled back after the test; each example
-runs in a savepoint of its own, opened here with a context manager, so examples never
-see each other's rows. Hypothesis runs derandomized (a CI run is reproducible), writes
+runs in a savepoint of its own (``savepoints.savepoint``), so examples never see each
+other's rows. Hypothesis runs derandomized (a CI run is reproducible), writes
 no example database, and does not shrink: a failure reports the example that failed.
 """
 
@@ -19,6 +19,7 @@ from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 from psycopg import sql
 
 from pytest_dbverify.rows import REJECTABLE, CannotGenerate, RowFactory
+from pytest_dbverify.savepoints import savepoint, settle
 from pytest_dbverify.strategies import UnsupportedTypeError
 
 if TYPE_CHECKING:
@@ -55,15 +56,17 @@ def run_examples(
     )
     @given(data=st.data())
     def one_example(data: st.DataObject) -> None:
-        # Pipeline mode: statements whose result nobody reads yet (SAVEPOINT, SET, ...)
-        # travel with the next one that is read, one round trip for several.
-        with conn.pipeline(), conn.transaction(force_rollback=True):
+        with savepoint(conn, rollback=True):
             # Deferred constraints would only fire at COMMIT, which never comes.
             conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
             example(RowFactory(conn, catalog, data))
 
     try:
-        one_example()
+        # Pipeline mode: statements whose result nobody reads yet (an example's
+        # ROLLBACK TO, the next one's SAVEPOINT and SET, ...) travel with the next one
+        # that is read, one round trip for several.
+        with conn.pipeline():
+            one_example()
     except (CannotGenerate, UnsupportedTypeError) as err:
         pytest.skip(f"{what}: {err}")
     except (Unsatisfiable, FailedHealthCheck):
@@ -100,8 +103,9 @@ def expect_error(
     """
     accepted = (sqlstate,) if isinstance(sqlstate, str) else sqlstate
     try:
-        with conn.transaction():
+        with savepoint(conn):
             conn.execute(statement, params)
+            settle(conn)
     except psycopg.Error as err:
         if err.sqlstate in accepted:
             return err

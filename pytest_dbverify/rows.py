@@ -23,6 +23,7 @@ from psycopg.types.json import Jsonb
 
 from pytest_dbverify.catalog import Catalog, Column, Constraint, Table, TableName
 from pytest_dbverify.errors import DbverifyError
+from pytest_dbverify.savepoints import savepoint, settle
 from pytest_dbverify.strategies import StrategyRegistry, column_values, rows_for
 
 # A generated row the database refuses for reasons the generator cannot see coming
@@ -135,6 +136,8 @@ class RowFactory:
         real parent row even where they may be NULL.
         """
         overrides = dict(overrides or {})
+        # A parent made for a child's reference only has to exist: draw what it needs.
+        parent = bool(self._stack)
         if len(self._stack) > _MAX_DEPTH:
             raise CannotGenerate(f"{table.name}: foreign keys nest deeper than {_MAX_DEPTH}")
         self._stack.append((table.name, overrides))
@@ -148,7 +151,8 @@ class RowFactory:
             name for name in [*include, *overrides, *references] if table.column(name).insertable
         ]
         drawn = self.data.draw(
-            rows_for(table, registry=self.registry, columns=wanted), label=str(table.name)
+            rows_for(table, registry=self.registry, columns=wanted, minimal=parent),
+            label=str(table.name),
         )
         return {**drawn, **references, **overrides}
 
@@ -165,7 +169,7 @@ class RowFactory:
             self._deferring,
         )
         try:
-            with self.conn.transaction(force_rollback=True):
+            with savepoint(self.conn, rollback=True):
                 yield
         finally:
             self._deferred, self._deferring = saved
@@ -183,7 +187,8 @@ class RowFactory:
         # example, whose savepoint the caller rolls back.
         try:
             cursor = self.conn.execute(statement, list(values.values()))
-            row = cursor.fetchone()  # in pipeline mode, where an error surfaces
+            settle(self.conn)  # in pipeline mode, where an error surfaces
+            row = cursor.fetchone()
         except psycopg.Error as err:
             if err.sqlstate in REJECTABLE:
                 reject()

@@ -552,8 +552,9 @@ _JSON_VALUES: Final = st.recursive(
     | st.integers(-(2**63), 2**63 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
     | _JSON_TEXT,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_JSON_TEXT, inner, max_size=4),
-    max_leaves=10,
+    # Nesting and every JSON type, in few leaves: a big document costs draws, not power.
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_JSON_TEXT, inner, max_size=3),
+    max_leaves=5,
 )
 
 
@@ -852,6 +853,7 @@ def rows_for(
     *,
     registry: StrategyRegistry | None = None,
     columns: Sequence[str] | None = None,
+    minimal: bool = False,
 ) -> SearchStrategy[dict[str, Any]]:
     """Return a strategy for the values of one new row of ``table``, by column name.
 
@@ -870,6 +872,9 @@ def rows_for(
         table: The table, from the catalog.
         registry: Registered strategies; the default registry when None.
         columns: Columns to include in every row.
+        minimal: Draw only the columns a row cannot do without (NOT NULL without a
+            default, ``columns``, partition keys): for a parent row that only has to
+            exist, whose other values no check reads.
 
     Raises:
         ValueError: ``columns`` names a column the table lacks or that cannot be
@@ -877,12 +882,17 @@ def rows_for(
         UnsupportedTypeError: A drawn column's type has no strategy.
     """
     registry = default_registry if registry is None else registry
-    return _rows_for(table, registry, registry.generation, tuple(dict.fromkeys(columns or ())))
+    wanted = tuple(dict.fromkeys(columns or ()))
+    return _rows_for(table, registry, registry.generation, wanted, minimal)
 
 
 @functools.lru_cache(maxsize=4096)
 def _rows_for(
-    table: Table, registry: StrategyRegistry, generation: int, columns: tuple[str, ...]
+    table: Table,
+    registry: StrategyRegistry,
+    generation: int,
+    columns: tuple[str, ...],
+    minimal: bool,
 ) -> SearchStrategy[dict[str, Any]]:
     # Cached like _column_values: checks ask for the same rows at every example.
     names = [column.name for column in table.columns]
@@ -937,12 +947,16 @@ def _rows_for(
     for group in groups:
         if group & required:
             required |= group
-    together = [group for group in groups if not group & required]
+    together = [] if minimal else [group for group in groups if not group & required]
     grouped = set().union(*together)
+    # A minimal row still varies its unique columns: two parents left to the same
+    # default (NULL under NULLS NOT DISTINCT, a constant) would collide.
+    unique = _unique_columns(table)
+    optional = {n: s for n, s in drawable.items() if not minimal or n in unique}
     parts: list[SearchStrategy[dict[str, Any]]] = [
         st.fixed_dictionaries(
             {name: drawable[name] for name in drawable if name in required},
-            optional={n: s for n, s in drawable.items() if n not in required | grouped},
+            optional={n: s for n, s in optional.items() if n not in required | grouped},
         ),
         *(
             st.just({}) | st.fixed_dictionaries({n: drawable[n] for n in drawable if n in group})
@@ -975,6 +989,18 @@ def _rows_for(
 
     # What is left to reject is rare: a CHECK this module cannot turn into values.
     return rows.filter(passes)
+
+
+def _unique_columns(table: Table) -> set[str]:
+    """Return the columns any unique index or exclusion constraint reads."""
+    keyed = [index for index in table.indexes if index.unique]
+    names = {column.name for column in table.columns}
+    found = {name for index in keyed for name in index.columns if name is not None}
+    # An expression key (lower(email)): every column named in it, as a word.
+    expressions = " ".join(e for index in keyed for e in index.expressions if e is not None)
+    words = set(re.findall(r"\w+", expressions))
+    exclusions = {c for con in table.constraints if con.kind == "exclusion" for c in con.columns}
+    return found | (names & words) | exclusions
 
 
 def _merged(parts: Sequence[dict[str, Any]], positions: Mapping[str, int]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from pytest_dbverify.rows import (
     short_name,
 )
 from pytest_dbverify.run import VerificationRun, get_run
+from pytest_dbverify.savepoints import savepoint, settle
 from pytest_dbverify.strategies import column_values
 
 pytestmark = pytest.mark.dbverify
@@ -137,8 +138,10 @@ def _update(
         "UPDATE {} SET {} = %s::{} WHERE tableoid = %s AND ctid = %s RETURNING tableoid, ctid"
     ).format(quoted(table.name), sql.Identifier(column.name), sql.SQL(column.type.sql))
     try:
-        with conn.transaction():
-            row = conn.execute(statement, [value, *locator]).fetchone()
+        with savepoint(conn):
+            cursor = conn.execute(statement, [value, *locator])
+            settle(conn)
+            row = cursor.fetchone()
     except psycopg.Error as err:
         if err.sqlstate in REJECTABLE:  # e.g. a unique index on the column: another example
             reject()

@@ -21,6 +21,7 @@ from pytest_dbverify.rows import (
     quoted,
 )
 from pytest_dbverify.run import VerificationRun, get_run
+from pytest_dbverify.savepoints import savepoint, settle
 from pytest_dbverify.strategies import column_values
 
 pytestmark = pytest.mark.dbverify
@@ -138,8 +139,9 @@ def _assert_action(
         error = expect_error(conn, sqlstate, statement, params)
         assert error is not None, f"{what}: {verb} of a referenced parent row succeeded"
         return
-    with conn.transaction():
+    with savepoint(conn):
         cursor = conn.execute(statement, params)
+        settle(conn)
         returned = cursor.fetchone() if new_key else None
     if returned is not None:
         new_key = dict(zip(fk.ref_columns, returned, strict=True))

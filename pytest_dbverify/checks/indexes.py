@@ -23,6 +23,7 @@ from pytest_dbverify.catalog import Constraint, Index, Table
 from pytest_dbverify.properties import run_examples
 from pytest_dbverify.rows import RowFactory, address, fk_id, quoted, short_name
 from pytest_dbverify.run import VerificationRun, get_run
+from pytest_dbverify.savepoints import savepoint
 
 pytestmark = pytest.mark.dbverify
 
@@ -153,7 +154,7 @@ NO_INDEX_SCANS = _planner(index_scan=False)
 
 def _index_used(conn: psycopg.Connection, lookup: sql.Composed) -> str | None:
     """Return the index the planner scans for ``lookup`` when it may scan only indexes."""
-    with conn.transaction(force_rollback=True):
+    with savepoint(conn, rollback=True):
         conn.execute(INDEX_SCANS_ONLY)
         plan = conn.execute(
             sql.SQL("EXPLAIN (FORMAT JSON) {}").format(lookup), [0, "(0,0)", "(0,0)", "(1,0)"]

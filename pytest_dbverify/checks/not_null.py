@@ -16,6 +16,7 @@ from pytest_dbverify.rows import (
     short_name,
 )
 from pytest_dbverify.run import VerificationRun, get_run
+from pytest_dbverify.savepoints import savepoint, settle
 
 pytestmark = pytest.mark.dbverify
 
@@ -54,10 +55,11 @@ def test_not_null_enforced(
     def example(rows: RowFactory) -> None:
         values = rows.values(table, overrides={column.name: None})
         try:
-            with dbverify_conn.transaction(force_rollback=True):
+            with savepoint(dbverify_conn, rollback=True):
                 cursor = dbverify_conn.execute(
                     insert_statement(into, values), list(values.values())
                 )
+                settle(dbverify_conn)
                 stored = cursor.fetchone()
                 names = [d.name for d in cursor.description or []]
         except psycopg.Error as err:
