@@ -8,12 +8,14 @@ before the target is asked to reject them. A weakened CHECK on the target accept
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import psycopg
 import pytest
 from hypothesis import reject
+from hypothesis.strategies import SearchStrategy
 from psycopg import sql
 
 from pytest_dbverify.catalog import Constraint, Table
@@ -50,17 +52,21 @@ def test_check_enforced(
     assert check.expression is not None
     oracle = dbverify_run.oracle()
     found: list[dict[str, Any]] = []
+    types = {c: table.column(c).type for c in check.columns}
+    derived = list(violations(check.expression, types))  # the same at every example
 
     def example(rows: RowFactory) -> None:
         row = rows.values(table, include=check.columns)
-        types = {c: table.column(c).type for c in check.columns}
-        candidates = list(violations(check.expression or "", types))
-        for _ in range(_SEARCHES):
-            candidates.append({
-                c: rows.data.draw(values_for(table.column(c), table=table.name), label=c)
-                for c in check.columns if table.column(c).insertable
-            })  # fmt: skip
-        for candidate in candidates:
+
+        def candidates() -> Iterator[dict[str, Any]]:
+            yield from derived
+            for _ in range(_SEARCHES):  # drawn only while none violated yet
+                yield {
+                    c: rows.data.draw(_unbounded_values(table, c), label=c)
+                    for c in check.columns if table.column(c).insertable
+                }  # fmt: skip
+
+        for candidate in candidates():
             attempt = {**row, **candidate}
             if _violates(oracle or dbverify_conn, table, check, attempt):
                 break
@@ -82,6 +88,12 @@ def test_check_enforced(
             f"CHECK {check.name} on {table.name}: no violating values found for "
             f"{check.definition}: register a strategy for its columns to search wider"
         )
+
+
+@functools.lru_cache(maxsize=1024)
+def _unbounded_values(table: Table, column: str) -> SearchStrategy[Any]:
+    """Values of the column's type, blind to the table's CHECKs: the search needs both sides."""
+    return values_for(table.column(column), table=table.name)
 
 
 def _violates(
