@@ -1,10 +1,16 @@
 """Stop a throwaway PostgreSQL server and delete its directory once its owner is gone.
 
-Started by :mod:`pytest_dbverify.embedded` as ``python -I _reaper.py RUN_DIR PID`` in a
-session of its own. It blocks reading its standard input, a pipe whose only writer is
-the owning process: EOF means the owner exited or was killed (even by SIGKILL), and
-then no server or directory must outlive it. Standard library only, and no import of
-the package, so it starts fast and cannot fail on the package's own imports.
+Started by :mod:`pytest_dbverify.embedded` as ``python -I _reaper.py`` in a session of
+its own. It reads its standard input, a pipe whose only writer is the owning process:
+
+* ``watch PID RUN_DIR``: the server to reap (the newest line wins);
+* ``delete PATH``: the owner stopped the server and renamed its directory to PATH: delete
+  that instead, in a detached child, so that the owner's exit does not wait for it.
+
+EOF means the owner is done, or was killed (even by SIGKILL), and then no server or
+directory must outlive it. The run directory travels on stdin, not in argv, so that no
+process names it once the owner has stopped the server. Standard library only, and no
+import of the package, so it starts fast and cannot fail on the package's own imports.
 """
 
 from __future__ import annotations
@@ -55,15 +61,27 @@ def reap(run_dir: Path, postmaster_pid: int) -> None:
     shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def main(argv: list[str]) -> int:
-    """Wait for EOF on stdin, then reap the server named by ``argv``."""
-    run_dir, postmaster_pid = Path(argv[1]), int(argv[2])
+def main() -> int:
+    """Read commands until EOF on stdin, then reap the server or delete what is left."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    while sys.stdin.buffer.read(4096):
-        pass
-    reap(run_dir, postmaster_pid)
+    watched: tuple[int, Path] | None = None
+    deleted: Path | None = None
+    for raw in sys.stdin.buffer:
+        command, _, rest = os.fsdecode(raw.rstrip(b"\n")).partition(" ")
+        if command == "watch":
+            pid, _, run_dir = rest.partition(" ")
+            watched = (int(pid), Path(run_dir))
+        elif command == "delete":
+            deleted = Path(rest)
+    if deleted is not None:
+        # The owner waits for this process: let a child do the slow part.
+        if os.fork() == 0:
+            shutil.rmtree(deleted, ignore_errors=True)
+            os._exit(0)
+    elif watched is not None:
+        reap(watched[1], watched[0])
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main())

