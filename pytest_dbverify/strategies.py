@@ -82,7 +82,7 @@ _UTC: Final = timezone.utc
 # Text PostgreSQL can store in a UTF8 database: no NUL, no lone surrogates (Cs). The
 # same set as codec="utf-8", which hypothesis computes by encoding every code point:
 # seconds in each directory without a .hypothesis cache (a CI checkout).
-_CHARACTERS: Final = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
+_CHARACTERS: Final = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
 _ASCII: Final = st.characters(min_codepoint=1, max_codepoint=127)
 _NAME_BYTES: Final = 63  # NAMEDATALEN - 1: a longer name is cut, not refused
 _PLAIN_NUMERIC_LIMIT: Final = Decimal(10) ** 15
