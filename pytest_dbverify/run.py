@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -23,7 +24,6 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from pytest_dbverify.binaries import ServerKind, find_binaries
 from pytest_dbverify.catalog import Catalog, Table, load_catalog
-from pytest_dbverify.data_scan import Finding, scan
 from pytest_dbverify.embedded import ServerInfo, ThrowawayServer
 from pytest_dbverify.errors import DbverifyError
 from pytest_dbverify.expected import Expectation, ExpectedServers
@@ -37,9 +37,12 @@ from pytest_dbverify.pool import (
     server_words,
 )
 from pytest_dbverify.redact import redact_conninfo, redact_text
-from pytest_dbverify.roundtrip import RoundTrip, run_round_trip
 from pytest_dbverify.settings import Settings, describe
 from pytest_dbverify.target import Target, resolve_target
+
+if TYPE_CHECKING:
+    from pytest_dbverify.data_scan import Finding
+    from pytest_dbverify.roundtrip import RoundTrip
 
 PLUGIN_NAME = "dbverify-run"
 CHECK_MODULES = (
@@ -289,6 +292,8 @@ class VerificationRun:
         the target, never on a database the user named.
         """
         if self._round_trip is None:
+            from pytest_dbverify.roundtrip import run_round_trip  # only when a check asks
+
             self._round_trip = run_round_trip(
                 self._scratch_server(),
                 self.settings.migrations_dir,
@@ -306,6 +311,8 @@ class VerificationRun:
         each statement bounded by ``statement_timeout``.
         """
         if self._data_scan is None:
+            from pytest_dbverify.data_scan import scan  # only when a check asks
+
             assert self.target is not None
             began = time.perf_counter()
             with connect(self.target, self.settings) as conn:

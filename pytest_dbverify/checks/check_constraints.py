@@ -9,19 +9,18 @@ before the target is asked to reject them. A weakened CHECK on the target accept
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
-from hypothesis import reject
 from psycopg import sql
 
 from pytest_dbverify.catalog import Constraint, Table
-from pytest_dbverify.check_expressions import violations
-from pytest_dbverify.properties import expect_error, run_examples
-from pytest_dbverify.rows import RowFactory, describe_values, insert_statement, short_name
+from pytest_dbverify.names import short_name
 from pytest_dbverify.run import VerificationRun, get_run
-from pytest_dbverify.strategies import values_for
+
+if TYPE_CHECKING:
+    from pytest_dbverify.rows import RowFactory
 
 pytestmark = pytest.mark.dbverify
 
@@ -45,6 +44,14 @@ def test_check_enforced(
     dbverify_run: VerificationRun,
 ) -> None:
     """A row whose values violate the CHECK is rejected."""
+    # Imported here, not at collection: hypothesis and the generators load on first use.
+    from hypothesis import reject
+
+    from pytest_dbverify.check_expressions import violations
+    from pytest_dbverify.properties import expect_error, run_examples
+    from pytest_dbverify.rows import describe_values, insert_statement
+    from pytest_dbverify.strategies import values_for
+
     table, check = check_constraint
     assert check.expression is not None
     oracle = dbverify_run.oracle()
