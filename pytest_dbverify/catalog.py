@@ -232,18 +232,38 @@ class Catalog:
 
     def table(self, name: TableName | str) -> Table:
         """Return the table called ``name`` (``schema.table`` or a TableName)."""
-        for table in self.tables:
-            if table.name == name or str(table.name) == name:
-                return table
-        raise KeyError(f"no table {name} in schemas {', '.join(self.schemas)}")
+        found = (self._by_name if isinstance(name, TableName) else self._by_text).get(name)
+        if found is None:
+            raise KeyError(f"no table {name} in schemas {', '.join(self.schemas)}")
+        return found
 
     def partitions(self, parent: TableName) -> list[Table]:
         """Return the partitions of ``parent``, each followed by its own (depth first)."""
         found = []
-        for table in self.tables:
-            if table.partition_of == parent:
-                found += [table, *self.partitions(table.name)]
+        for table in self._children.get(parent, ()):
+            found += [table, *self.partitions(table.name)]
         return found
+
+    # Lookups by name, built once: checks ask for a table per item, and a scan of every
+    # table per lookup made a run grow with the square of the schema's size.
+    @functools.cached_property
+    def _by_name(self) -> dict[TableName | str, Table]:
+        return {table.name: table for table in self.tables}
+
+    @functools.cached_property
+    def _by_text(self) -> dict[TableName | str, Table]:
+        by_text: dict[TableName | str, Table] = {}
+        for table in self.tables:  # "a.b.c" may name two tables: the first, as a scan would
+            by_text.setdefault(str(table.name), table)
+        return by_text
+
+    @functools.cached_property
+    def _children(self) -> dict[TableName, list[Table]]:
+        children: dict[TableName, list[Table]] = defaultdict(list)
+        for table in self.tables:
+            if table.partition_of is not None:
+                children[table.partition_of].append(table)
+        return children
 
 
 def list_tables(
@@ -399,7 +419,9 @@ def load_catalog(
         row["oid"]: _PgType.from_row(row)
         for row in _fetch(conn, "types", version, types=type_oids, schemas=schema_list)
     }
-    columns = _by_table(_column(row, types) for row in column_rows)
+    # Columns of the same type share one ColumnType: less to build, less to hold.
+    column_types: dict[tuple[str, int, int], ColumnType] = {}
+    columns = _by_table(_column(row, types, column_types) for row in column_rows)
     kinds = constraint_contypes(version)
     constraints = _by_table(
         _constraint(row) for row in _fetch(conn, "constraints", version, tables=oids, kinds=kinds)
@@ -562,11 +584,17 @@ def _column_type(
     )
 
 
-def _column(row: _Row, types: dict[int, _PgType]) -> tuple[int, Column]:
+def _column(
+    row: _Row, types: dict[int, _PgType], column_types: dict[tuple[str, int, int], ColumnType]
+) -> tuple[int, Column]:
+    key = (row["type_sql"], row["typmod"], row["type_oid"])
+    column_type = column_types.get(key)
+    if column_type is None:
+        column_type = column_types[key] = _column_type(*key, types)
     return row["table_oid"], Column(
         name=row["name"],
         position=row["position"],
-        type=_column_type(row["type_sql"], row["typmod"], row["type_oid"], types),
+        type=column_type,
         not_null=row["not_null"],
         default=row["default"],
         identity=_IDENTITIES[row["identity"]],

@@ -23,6 +23,7 @@ from psycopg.types.json import Jsonb
 
 from pytest_dbverify.catalog import Catalog, Column, Constraint, Table, TableName
 from pytest_dbverify.errors import DbverifyError
+from pytest_dbverify.names import quoted
 from pytest_dbverify.savepoints import savepoint, settle
 from pytest_dbverify.strategies import StrategyRegistry, column_values, rows_for
 
@@ -43,25 +44,6 @@ class CannotGenerate(DbverifyError):
 
 class RowDropped(AssertionError):
     """An INSERT reported success but returned no row: a trigger or rule swallowed it."""
-
-
-def short_name(table: TableName) -> str:
-    """Return ``table`` as test ids show it: without the ``public.`` prefix."""
-    return table.name if table.schema == "public" else str(table)
-
-
-def fk_id(table: Table, fk: Constraint) -> str:
-    """Return ``child.cols->parent.cols``, the id a CI log shows."""
-    assert fk.ref_table is not None
-    return (
-        f"{short_name(table.name)}.{','.join(fk.columns)}->"
-        f"{short_name(fk.ref_table)}.{','.join(fk.ref_columns)}"
-    )
-
-
-def quoted(table: TableName) -> sql.Identifier:
-    """Return the table as a quoted, schema-qualified identifier."""
-    return sql.Identifier(table.schema, table.name)
 
 
 def insert_statement(

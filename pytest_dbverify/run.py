@@ -14,8 +14,10 @@ import json
 import time
 from collections import Counter
 from collections.abc import Generator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -23,7 +25,6 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from pytest_dbverify.binaries import ServerKind, find_binaries
 from pytest_dbverify.catalog import Catalog, Table, load_catalog
-from pytest_dbverify.data_scan import Finding, scan
 from pytest_dbverify.embedded import ServerInfo, ThrowawayServer
 from pytest_dbverify.errors import DbverifyError
 from pytest_dbverify.expected import Expectation, ExpectedServers
@@ -37,9 +38,12 @@ from pytest_dbverify.pool import (
     server_words,
 )
 from pytest_dbverify.redact import redact_conninfo, redact_text
-from pytest_dbverify.roundtrip import RoundTrip, run_round_trip
 from pytest_dbverify.settings import Settings, describe
 from pytest_dbverify.target import Target, resolve_target
+
+if TYPE_CHECKING:
+    from pytest_dbverify.data_scan import Finding
+    from pytest_dbverify.roundtrip import RoundTrip
 
 PLUGIN_NAME = "dbverify-run"
 CHECK_MODULES = (
@@ -83,6 +87,8 @@ class VerificationRun:
         self._pool: ConnectionPool[GuardedConnection] | None = None
         self._expected_catalog: Catalog | None = None
         self._target_catalog: Catalog | None = None
+        self._target_catalog_read: Future[Catalog] | None = None
+        self._checked_tables: list[Table] | None = None
         self._oracle: psycopg.Connection | None = None
         self._round_trip: RoundTrip | None = None
         self._data_scan: dict[str, Finding] | None = None
@@ -261,6 +267,8 @@ class VerificationRun:
             if self.expectation.conninfo is None:
                 self._expected_catalog = self.target_catalog()
             else:
+                if self._name_selected("test_schema_drift") and not self.connect_error:
+                    self._read_target_catalog_meanwhile()
                 with psycopg.connect(self.expectation.conninfo, autocommit=True) as conn:
                     self._expected_catalog = self._load(conn)
         return self._expected_catalog
@@ -268,10 +276,31 @@ class VerificationRun:
     def target_catalog(self) -> Catalog:
         """Return the target's own catalog, loaded once per process."""
         if self._target_catalog is None:
-            with self.pool().connection() as conn:
-                self._target_catalog = self._load(conn)
-                conn.rollback()
+            reading, self._target_catalog_read = self._target_catalog_read, None
+            if reading is not None:
+                self._target_catalog = reading.result()
+            else:
+                self._target_catalog = self._read_target_catalog(self.pool())
         return self._target_catalog
+
+    def _read_target_catalog_meanwhile(self) -> None:
+        """Start reading the target's snapshot while the expected one is read.
+
+        Drift compares both at collection: each server answers its catalog queries
+        while the other does. The pool is opened here, in the calling thread.
+        """
+        if self._target_catalog is not None or self._target_catalog_read is not None:
+            return
+        pool = self.pool()
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbverify-catalog")
+        self._target_catalog_read = executor.submit(self._read_target_catalog, pool)
+        executor.shutdown(wait=False)
+
+    def _read_target_catalog(self, pool: ConnectionPool[GuardedConnection]) -> Catalog:
+        with pool.connection() as conn:
+            catalog = self._load(conn)
+            conn.rollback()
+        return catalog
 
     def oracle(self) -> psycopg.Connection | None:
         """Return a connection to the expected database (to evaluate its expressions), if any."""
@@ -289,6 +318,8 @@ class VerificationRun:
         the target, never on a database the user named.
         """
         if self._round_trip is None:
+            from pytest_dbverify.roundtrip import run_round_trip  # only when a check asks
+
             self._round_trip = run_round_trip(
                 self._scratch_server(),
                 self.settings.migrations_dir,
@@ -306,6 +337,8 @@ class VerificationRun:
         each statement bounded by ``statement_timeout``.
         """
         if self._data_scan is None:
+            from pytest_dbverify.data_scan import scan  # only when a check asks
+
             assert self.target is not None
             began = time.perf_counter()
             with connect(self.target, self.settings) as conn:
@@ -323,12 +356,14 @@ class VerificationRun:
 
     def checked_tables(self) -> list[Table]:
         """Return the expected tables the write checks cover (not dbmate's bookkeeping)."""
-        bookkeeping = self.settings.migrations_table
-        return [
-            table
-            for table in self.expected_catalog().tables
-            if table.partition_of is None and not table.name.matches(bookkeeping)
-        ]
+        if self._checked_tables is None:
+            bookkeeping = self.settings.migrations_table
+            self._checked_tables = [
+                table
+                for table in self.expected_catalog().tables
+                if table.partition_of is None and not table.name.matches(bookkeeping)
+            ]
+        return list(self._checked_tables)
 
     def _load(self, conn: psycopg.Connection) -> Catalog:
         return load_catalog(conn, self.settings.schemas, self.settings.exclude_tables)

@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
-from hypothesis import reject
-from hypothesis.strategies import SearchStrategy
 from psycopg import sql
 
 from pytest_dbverify.catalog import Constraint, Table
-from pytest_dbverify.check_expressions import violations
-from pytest_dbverify.properties import expect_error, run_examples
-from pytest_dbverify.rows import RowFactory, describe_values, insert_statement, short_name
+from pytest_dbverify.names import short_name
 from pytest_dbverify.run import VerificationRun, get_run
 from pytest_dbverify.savepoints import savepoint, settle
-from pytest_dbverify.strategies import values_for
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+
+    from pytest_dbverify.rows import RowFactory
 
 pytestmark = pytest.mark.dbverify
 
@@ -48,6 +48,13 @@ def test_check_enforced(
     dbverify_run: VerificationRun,
 ) -> None:
     """A row whose values violate the CHECK is rejected."""
+    # Imported here, not at collection: hypothesis and the generators load on first use.
+    from hypothesis import reject
+
+    from pytest_dbverify.check_expressions import violations
+    from pytest_dbverify.properties import expect_error, run_examples
+    from pytest_dbverify.rows import describe_values, insert_statement
+
     table, check = check_constraint
     assert check.expression is not None
     oracle = dbverify_run.oracle()
@@ -93,6 +100,8 @@ def test_check_enforced(
 @functools.lru_cache(maxsize=1024)
 def _unbounded_values(table: Table, column: str) -> SearchStrategy[Any]:
     """Values of the column's type, blind to the table's CHECKs: the search needs both sides."""
+    from pytest_dbverify.strategies import values_for
+
     return values_for(table.column(column), table=table.name)
 
 

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
-from hypothesis import reject
 from psycopg import sql
 
 from pytest_dbverify.catalog import Column, Table
-from pytest_dbverify.properties import run_examples
-from pytest_dbverify.rows import (
-    NO_EQUALITY,
-    REJECTABLE,
-    RowFactory,
-    address,
-    describe_values,
-    quoted,
-    short_name,
-)
+from pytest_dbverify.names import quoted, short_name
 from pytest_dbverify.run import VerificationRun, get_run
 from pytest_dbverify.savepoints import savepoint, settle
-from pytest_dbverify.strategies import column_values
+
+if TYPE_CHECKING:
+    from pytest_dbverify.rows import RowFactory
 
 pytestmark = pytest.mark.dbverify
 
@@ -38,6 +30,11 @@ def test_crud(
     crud_table: Table, dbverify_conn: psycopg.Connection, dbverify_run: VerificationRun
 ) -> None:
     """Insert a generated row, read it back equal, update a column, delete the row."""
+    # Imported here, not at collection: hypothesis and the generators load on first use.
+    from pytest_dbverify.properties import run_examples
+    from pytest_dbverify.rows import address
+    from pytest_dbverify.strategies import column_values
+
     table = crud_table
 
     def example(rows: RowFactory) -> None:
@@ -88,6 +85,8 @@ def _assert_reads_back(
     conn: psycopg.Connection, table: Table, locator: list[Any], values: dict[str, Any], how: str
 ) -> None:
     """Compare stored and sent values in the database's own terms (after the same cast)."""
+    from pytest_dbverify.rows import describe_values
+
     columns = [table.column(name) for name in values]
     checks = [_equal_sql(column) for column in columns]
     params: list[Any] = [values[c.name] for c in columns]
@@ -106,6 +105,8 @@ def _assert_reads_back(
 
 
 def _equal_sql(column: Column) -> sql.Composable:
+    from pytest_dbverify.rows import NO_EQUALITY
+
     name, cast = sql.Identifier(column.name), sql.SQL(column.type.sql)
     if column.type.base in NO_EQUALITY:
         return sql.SQL("({}::text IS NOT DISTINCT FROM (%s::{})::text)").format(name, cast)
@@ -134,6 +135,10 @@ def _updatable_column(table: Table) -> Column | None:
 def _update(
     conn: psycopg.Connection, table: Table, locator: list[Any], column: Column, value: Any
 ) -> list[Any]:
+    from hypothesis import reject
+
+    from pytest_dbverify.rows import REJECTABLE
+
     statement = sql.SQL(
         "UPDATE {} SET {} = %s::{} WHERE tableoid = %s AND ctid = %s RETURNING tableoid, ctid"
     ).format(quoted(table.name), sql.Identifier(column.name), sql.SQL(column.type.sql))

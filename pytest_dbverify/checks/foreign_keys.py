@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
-from hypothesis import reject
 from psycopg import sql
 
 from pytest_dbverify.catalog import Constraint, Table
-from pytest_dbverify.properties import expect_error, run_examples
-from pytest_dbverify.rows import (
-    NO_EQUALITY,
-    RowFactory,
-    as_parameter,
-    describe_values,
-    fk_id,
-    insert_statement,
-    quoted,
-)
+from pytest_dbverify.names import fk_id, quoted
 from pytest_dbverify.run import VerificationRun, get_run
 from pytest_dbverify.savepoints import savepoint, settle
-from pytest_dbverify.strategies import column_values
+
+if TYPE_CHECKING:
+    from pytest_dbverify.rows import RowFactory
 
 pytestmark = pytest.mark.dbverify
 
@@ -45,6 +37,12 @@ def test_fk_enforced(
     dbverify_run: VerificationRun,
 ) -> None:
     """A row pointing at a missing parent is rejected (23503); one with a parent is accepted."""
+    # Imported here, not at collection: hypothesis and the generators load on first use.
+    from hypothesis import reject
+
+    from pytest_dbverify.properties import expect_error, run_examples
+    from pytest_dbverify.rows import describe_values, insert_statement
+
     table, fk = foreign_key
     parent = dbverify_run.expected_catalog().table(fk.ref_table)  # type: ignore[arg-type]
 
@@ -79,6 +77,8 @@ def test_fk_actions(
     dbverify_run: VerificationRun,
 ) -> None:
     """Deleting / updating the parent does what ON DELETE / ON UPDATE declare."""
+    from pytest_dbverify.properties import run_examples
+
     table, fk = foreign_key
     parent = dbverify_run.expected_catalog().table(fk.ref_table)  # type: ignore[arg-type]
     updatable = all(parent.column(r).insertable for r in fk.ref_columns)
@@ -127,6 +127,8 @@ def _assert_action(
     params: list[Any],
     new_key: dict[str, Any] | None,
 ) -> None:
+    from pytest_dbverify.properties import expect_error
+
     what = f"ON {verb} {action.upper()} of {fk.name} ({fk_id(table, fk)})"
     # Other keys may point at the parent too (a cycle closed through a deferrable key,
     # back to the parent row): deferred, only this one acts now.
@@ -171,6 +173,8 @@ def _child_now(
     conn: psycopg.Connection, table: Table, fk: Constraint, child: dict[str, Any]
 ) -> dict[str, Any] | None:
     """Re-read the child row by its primary key, else by every column but the reference."""
+    from pytest_dbverify.rows import NO_EQUALITY, as_parameter
+
     key = table.primary_key
     columns = [c for c in (key.columns if key else ()) if c not in fk.columns]
     if not columns:
@@ -196,6 +200,10 @@ def _missing_key(
     conn: psycopg.Connection, rows: RowFactory, parent: Table, fk: Constraint
 ) -> dict[str, Any]:
     """Draw a key for ``parent`` that no row of it has (the check's own view of the data)."""
+    from hypothesis import reject
+
+    from pytest_dbverify.strategies import column_values
+
     key = {
         r: rows.data.draw(column_values(parent, r).filter(lambda v: v is not None), label=r)
         for r in fk.ref_columns

@@ -13,17 +13,19 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
-from hypothesis import reject
 from psycopg import sql
 
 from pytest_dbverify.catalog import Constraint, Index, Table
-from pytest_dbverify.properties import run_examples
-from pytest_dbverify.rows import RowFactory, address, fk_id, quoted, short_name
+from pytest_dbverify.names import fk_id, quoted, short_name
 from pytest_dbverify.run import VerificationRun, get_run
 from pytest_dbverify.savepoints import savepoint
+
+if TYPE_CHECKING:
+    from pytest_dbverify.rows import RowFactory
 
 pytestmark = pytest.mark.dbverify
 
@@ -79,6 +81,12 @@ def test_index_consistent(
     that page is compared with what the page holds; the new row must be among them.
     Checking every page is amcheck's job, whose cost grows with the data.
     """
+    # Imported here, not at collection: hypothesis and the generators load on first use.
+    from hypothesis import reject
+
+    from pytest_dbverify.properties import run_examples
+    from pytest_dbverify.rows import address
+
     table, expected = index
     keys = sql.SQL(", ").join(
         sql.SQL(expression) if expression else sql.Identifier(column or "")

@@ -5,18 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
-from hypothesis import reject
 from psycopg import sql
 
 from pytest_dbverify.catalog import Table
-from pytest_dbverify.properties import expect_error, run_examples
-from pytest_dbverify.rows import RowFactory, describe_values, insert_statement, short_name
+from pytest_dbverify.names import short_name
 from pytest_dbverify.run import VerificationRun, get_run
-from pytest_dbverify.strategies import column_values
+
+if TYPE_CHECKING:
+    from pytest_dbverify.rows import RowFactory
 
 pytestmark = pytest.mark.dbverify
 
@@ -74,6 +74,13 @@ def test_unique_enforced(
     dbverify_run: VerificationRun,
 ) -> None:
     """A second row with the same key is rejected (23505, or 23P01 for an exclusion)."""
+    # Imported here, not at collection: hypothesis and the generators load on first use.
+    from hypothesis import reject
+
+    from pytest_dbverify.properties import expect_error, run_examples
+    from pytest_dbverify.rows import describe_values, insert_statement
+    from pytest_dbverify.strategies import column_values
+
     table, rule = unique_rule
     names = _rule_names(dbverify_run, table, rule)
 
@@ -137,6 +144,8 @@ def _differing(
     One column of each other rule gets a value unlike the first row's, so only ``rule``
     can object to the copy.
     """
+    from pytest_dbverify.strategies import column_values
+
     references = {c for fk in table.foreign_keys for c in fk.columns}
     chosen: dict[str, Any] = {}
     for other in unique_rules(table):

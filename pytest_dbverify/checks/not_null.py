@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import psycopg
 import pytest
-from hypothesis import reject
 
 from pytest_dbverify.catalog import Column, Table
-from pytest_dbverify.properties import run_examples
-from pytest_dbverify.rows import (
-    REJECTABLE,
-    RowFactory,
-    describe_values,
-    insert_statement,
-    short_name,
-)
+from pytest_dbverify.names import short_name
 from pytest_dbverify.run import VerificationRun, get_run
 from pytest_dbverify.savepoints import savepoint, settle
+
+if TYPE_CHECKING:
+    from pytest_dbverify.rows import RowFactory
 
 pytestmark = pytest.mark.dbverify
 
@@ -42,6 +39,12 @@ def test_not_null_enforced(
     dbverify_run: VerificationRun,
 ) -> None:
     """An INSERT with the column explicitly NULL is rejected (23502)."""
+    # Imported here, not at collection: hypothesis and the generators load on first use.
+    from hypothesis import reject
+
+    from pytest_dbverify.properties import run_examples
+    from pytest_dbverify.rows import REJECTABLE, describe_values, insert_statement
+
     table, column = not_null_column
     fillers = [
         t.name
