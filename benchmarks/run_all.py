@@ -63,8 +63,10 @@ from pytest_dbverify.settings import OPTIONS  # noqa: E402
 
 LEARNING_MIGRATIONS = ROOT / "db" / "migrations"
 SECTIONS = ("cold", "warm", "roundtrips", "scale", "data", "machine")
-_SERVER_LINE = re.compile(r"started a throwaway PostgreSQL \S+ \(\w+\) in ([\d.]+)s")
-_MIGRATED_LINE = re.compile(r"applied the migrations of .* in ([\d.]+)s")
+# The plugin's progress lines: "starting a throwaway PostgreSQL (embedded) ... PostgreSQL
+# 18.6 ready in 0.18s" and "applying the migrations of DIR ... done in 0.21s".
+_SERVER_LINE = re.compile(r"starting a throwaway PostgreSQL .* ready in ([\d.]+)s")
+_MIGRATED_LINE = re.compile(r"applying the migrations of .* done in ([\d.]+)s")
 # Direct runs of the default suite, by database: later sections reuse them.
 DEFAULT_RUNS: dict[str, list[Run]] = {}
 _DATA_OPTION = re.compile(r"scan|amcheck|existing|data", re.IGNORECASE)

@@ -30,6 +30,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(fixtures, "dbverify-fixtures")
     if not config.getoption("--dbverify"):
         return
+    _leave_hypothesis_unrewritten(config)
     from pytest_dbverify import report
     from pytest_dbverify.run import PLUGIN_NAME, VerificationRun
     from pytest_dbverify.settings import resolve, validate
@@ -37,6 +38,24 @@ def pytest_configure(config: pytest.Config) -> None:
     run = VerificationRun(config, validate(resolve(config)))
     config.pluginmanager.register(run, PLUGIN_NAME)
     config.pluginmanager.register(report.CoverageReport(config, run), report.PLUGIN_NAME)
+
+
+def _leave_hypothesis_unrewritten(config: pytest.Config) -> None:
+    """Import hypothesis without pytest's assertion rewriting.
+
+    hypothesis declares a pytest11 entry point, so pytest marks its whole distribution for
+    rewriting. Its asserts are internal invariants, not tests: rewriting them buys nothing
+    and, with no bytecode cache to keep the result (PYTHONDONTWRITEBYTECODE, a fresh CI
+    image), costs about 1.2 s per run. pytest has no public switch for one package, so
+    this reaches into its hook; if that ever changes shape, hypothesis is rewritten as
+    before.
+    """
+    from _pytest.assertion.rewrite import assertstate_key
+
+    hook = getattr(config.stash.get(assertstate_key, None), "hook", None)
+    marked = getattr(hook, "_must_rewrite", None)
+    if isinstance(marked, set):
+        marked.discard("hypothesis")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -43,3 +43,25 @@ def test_collection_imports_nothing_the_checks_need_only_to_run(
             "dbverify/check_constraints::test_check_enforced[[]*",
         ]
     )
+
+
+LOADER_RECORDER = """
+import sys
+
+def pytest_sessionfinish(session):
+    loader = sys.modules["hypothesis.core"].__loader__
+    print("hypothesis.core loaded by", type(loader).__name__)
+"""
+
+
+def test_hypothesis_is_imported_without_assertion_rewriting(
+    pytester: pytest.Pytester, learning_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hypothesis's own modules skip pytest's rewriting (seconds with no bytecode cache)."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    pytester.makeconftest(LOADER_RECORDER)
+    result = pytester.runpytest_subprocess(
+        "--dbverify", f"--dbverify-url={learning_db.url}", "-k", "test_crud", "-q", "-s"
+    )
+    assert result.ret == 0, "\n".join(result.outlines + result.errlines)
+    result.stdout.fnmatch_lines(["*hypothesis.core loaded by SourceFileLoader"])
