@@ -14,7 +14,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Generator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,7 +90,7 @@ class VerificationRun:
         self._target_catalog_read: Future[Catalog] | None = None
         self._checked_tables: list[Table] | None = None
         self._oracle: psycopg.Connection | None = None
-        self._round_trip: RoundTrip | None = None
+        self._round_trip: Future[RoundTrip] | None = None
         self._data_scan: dict[str, Finding] | None = None
         self.data_scan_seconds = 0.0
         self._expected_servers = ExpectedServers()
@@ -168,6 +168,16 @@ class VerificationRun:
             config.hook.pytest_deselected(items=dropped)
         items[:] = kept
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Start the rollback round trip now if an item will ask for it.
+
+        It works on a throwaway server of its own and mostly waits on dbmate and DDL, so
+        it runs beside the checks instead of in front of the first item that needs it.
+        """
+        wanted = any(_module_name(item) == _ROUND_TRIP_CHECKS for item in session.items)
+        if wanted and self.settings.round_trip and self.settings.migrations_dir.is_dir():
+            self._start_round_trip()
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -240,6 +250,8 @@ class VerificationRun:
 
     def pytest_unconfigure(self) -> None:
         """Close the pool and stop the throwaway servers this process started."""
+        if self._round_trip is not None:
+            wait([self._round_trip])  # it drops its database on a server stopped below
         if self._pool is not None:
             self._pool.close()
             self._pool = None
@@ -318,17 +330,26 @@ class VerificationRun:
         the target, never on a database the user named.
         """
         if self._round_trip is None:
-            from pytest_dbverify.roundtrip import run_round_trip  # only when a check asks
+            self._start_round_trip()
+        assert self._round_trip is not None
+        return self._round_trip.result()
 
-            self._round_trip = run_round_trip(
+    def _start_round_trip(self) -> None:
+        from pytest_dbverify.roundtrip import run_round_trip  # only when a check asks
+
+        single_pass = self.expected_catalog() if self.expectation.server else None
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbverify-round-trip")
+        self._round_trip = executor.submit(
+            lambda: run_round_trip(
                 self._scratch_server(),
                 self.settings.migrations_dir,
                 schemas=self.settings.schemas,
                 migrations_table=self.settings.migrations_table,
                 exclude_tables=self.settings.exclude_tables,
-                single_pass=self.expected_catalog() if self.expectation.server else None,
+                single_pass=single_pass,
             )
-        return self._round_trip
+        )
+        executor.shutdown(wait=False)
 
     def data_scan(self) -> dict[str, Finding]:
         """Return the scan of the target's rows against the expected rules, once per process.
@@ -507,6 +528,14 @@ def failure_line(err: BaseException) -> str | None:
     message = str(err).split("\nassert ", 1)[0].strip() or "assertion failed"
     notes = getattr(err, "__notes__", [])  # hypothesis: the falsifying example
     return "\n".join([message, *notes])
+
+
+_ROUND_TRIP_CHECKS = "pytest_dbverify.checks.roundtrip"
+
+
+def _module_name(item: pytest.Item) -> str | None:
+    module = getattr(item, "module", None)
+    return getattr(module, "__name__", None)
 
 
 def get_run(config: pytest.Config) -> VerificationRun:
