@@ -110,23 +110,30 @@ class RowFactory:
         *,
         include: Iterable[str] = (),
         linked: Iterable[str] = (),
+        parents: bool = True,
     ) -> dict[str, Any]:
         """Return values for a new row of ``table``, inserting the parents it references.
 
         ``include`` names columns that must get a generated value even if they could be
         left to their defaults; ``linked`` names foreign-key columns that must reference a
-        real parent row even where they may be NULL.
+        real parent row even where they may be NULL. With ``parents=False`` no parent is
+        inserted: NOT NULL foreign-key columns are drawn like any other, and reference
+        nothing (for a row that must be refused before its foreign keys are checked).
         """
         overrides = dict(overrides or {})
         # A parent made for a child's reference only has to exist: draw what it needs.
         parent = bool(self._stack)
         if len(self._stack) > _MAX_DEPTH:
             raise CannotGenerate(f"{table.name}: foreign keys nest deeper than {_MAX_DEPTH}")
-        self._stack.append((table.name, overrides))
-        try:
-            references = self._references(table, overrides, set(linked))
-        finally:
-            self._stack.pop()
+        if parents:
+            self._stack.append((table.name, overrides))
+            try:
+                references = self._references(table, overrides, set(linked))
+            finally:
+                self._stack.pop()
+        else:
+            references = {}
+            include = [*include, *_required_reference_columns(table)]
         # ``overrides`` now also holds any key a child further down promised to reference
         # this row by (drawn up front: see _break_cycle).
         wanted = [
@@ -293,3 +300,12 @@ class RowFactory:
                     except KeyError:
                         continue
         return False
+
+
+def _required_reference_columns(table: Table) -> list[str]:
+    return [
+        name
+        for fk in table.foreign_keys
+        for name in fk.columns
+        if table.column(name).not_null and table.column(name).insertable
+    ]
