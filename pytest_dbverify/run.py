@@ -174,8 +174,10 @@ class VerificationRun:
         It works on a throwaway server of its own and mostly waits on dbmate and DDL, so
         it runs beside the checks instead of in front of the first item that needs it.
         """
+        if session.config.option.collectonly or not self.settings.round_trip:
+            return
         wanted = any(_module_name(item) == _ROUND_TRIP_CHECKS for item in session.items)
-        if wanted and self.settings.round_trip and self.settings.migrations_dir.is_dir():
+        if wanted and self.settings.migrations_dir.is_dir():
             self._start_round_trip()
 
     @pytest.hookimpl(wrapper=True)

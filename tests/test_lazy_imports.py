@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Database
+from tests.conftest import MIGRATIONS_DIR, Database
 
 # What the checks need only when they run (seconds to import, more without a bytecode cache).
 LATE = (
@@ -22,6 +22,10 @@ import sys
 def pytest_collection_finish(session):
     loaded = [name for name in {LATE!r} if name in sys.modules]
     print("loaded at collection:", ", ".join(loaded) or "none")
+
+def pytest_sessionfinish(session):
+    loaded = [name for name in {LATE!r} if name in sys.modules]
+    print("loaded by the end:", ", ".join(loaded) or "none")
 """
 
 
@@ -32,10 +36,17 @@ def test_collection_imports_nothing_the_checks_need_only_to_run(
     monkeypatch.delenv("DATABASE_URL", raising=False)
     pytester.makeconftest(RECORDER)
     result = pytester.runpytest_subprocess(
-        "--dbverify", f"--dbverify-url={learning_db.url}", "--collect-only", "-q", "-s"
+        "--dbverify",
+        f"--dbverify-url={learning_db.url}",
+        f"--dbverify-migrations-dir={MIGRATIONS_DIR}",
+        "--collect-only",
+        "-q",
+        "-s",
     )
     assert result.ret == 0, "\n".join(result.outlines + result.errlines)
     result.stdout.fnmatch_lines(["loaded at collection: none"])
+    # --collect-only runs nothing, not even the round trip that starts after collection.
+    result.stdout.fnmatch_lines(["loaded by the end: none"])
     result.stdout.fnmatch_lines(
         [
             "dbverify/crud::test_crud[content]",
