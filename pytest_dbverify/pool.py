@@ -130,6 +130,9 @@ def session_setup(settings: Settings) -> str:
         f"SET lock_timeout = '{_ms(settings.lock_timeout)}ms'",
         f"SET statement_timeout = '{_ms(settings.statement_timeout)}ms'",
         f"SET idle_in_transaction_session_timeout = '{_ms(idle)}ms'",
+        # Our statements touch a row or two, but a plan with a scan type turned off costs
+        # over jit_above_cost before PostgreSQL 18: LLVM would compile for ~50 ms each time.
+        "SET jit = off",
     ]
     if settings.read_only:
         statements.append("SET default_transaction_read_only = on")

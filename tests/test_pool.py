@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_dbverify.pool import Backoff, Slots, permanent_fix, server_words, session_setup
+from tests.conftest import Database
 
 
 class FakeClock:
@@ -74,7 +75,7 @@ def test_session_setup_sets_every_safety_timeout(pytester: pytest.Pytester) -> N
     settings = resolve(pytester.parseconfig("--dbverify-read-only"), environ={})
     assert session_setup(settings) == (
         "SET lock_timeout = '2000ms'; SET statement_timeout = '30000ms'; "
-        "SET idle_in_transaction_session_timeout = '60000ms'; "
+        "SET idle_in_transaction_session_timeout = '60000ms'; SET jit = off; "
         "SET default_transaction_read_only = on"
     )
 
@@ -95,3 +96,36 @@ def test_session_setup_sets_every_safety_timeout(pytester: pytest.Pytester) -> N
 )  # fmt: skip
 def test_the_pool_note_names_why_it_got_fewer_connections(slots: Slots, note: str | None) -> None:
     assert slots.note == note
+
+
+def test_our_sessions_never_jit_compile_a_lookup(
+    learning_db: Database, pytester: pytest.Pytester
+) -> None:
+    """The index check's lookup, index scans only, is planned without JIT.
+
+    Its subquery finds the new row by ctid, which only a (disabled) TID or sequential scan
+    can: before PostgreSQL 18 that adds 1e10 to the plan's cost, far over jit_above_cost,
+    and where the server has LLVM each example's lookup would be compiled.
+    """
+    from pytest_dbverify.checks.indexes import INDEX_SCANS_ONLY
+    from pytest_dbverify.settings import resolve
+
+    lookup = (
+        "EXPLAIN (FORMAT JSON) SELECT ctid FROM behavioral_events WHERE session_id = "
+        "(SELECT session_id FROM behavioral_events WHERE ctid = '(0,1)')"
+    )
+    setup = session_setup(resolve(pytester.parseconfig(), environ={}))
+    with learning_db.connect() as conn:
+        jit_available = conn.execute("SELECT pg_jit_available()").fetchone()
+        version = conn.info.server_version
+        conn.execute(INDEX_SCANS_ONLY)
+        plain = conn.execute(lookup).fetchone()
+        conn.execute(setup)
+        ours = conn.execute(lookup).fetchone()
+    assert jit_available is not None
+    assert plain is not None
+    assert ours is not None
+    # On a plain session the same lookup is compiled wherever the server can compile and
+    # still counts a disabled scan into the cost (before 18).
+    assert ("JIT" in plain[0][0]) == (jit_available[0] and version < 180000)
+    assert "JIT" not in ours[0][0], ours[0][0]
