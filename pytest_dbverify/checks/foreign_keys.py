@@ -180,15 +180,17 @@ def _child_now(
     if not columns:
         columns = [c.name for c in table.columns
                    if c.name not in fk.columns and c.type.base not in NO_EQUALITY]  # fmt: skip
+    # "=" and IS NULL, not IS NOT DISTINCT FROM: an index answers them, so the lookup
+    # costs the same on an empty table as on one with millions of rows.
     where = sql.SQL(" AND ").join(
-        sql.SQL("{} IS NOT DISTINCT FROM %s::{}").format(
-            sql.Identifier(c), sql.SQL(table.column(c).type.sql)
-        )
+        sql.SQL("{} IS NULL").format(sql.Identifier(c))
+        if child[c] is None
+        else sql.SQL("{} = %s::{}").format(sql.Identifier(c), sql.SQL(table.column(c).type.sql))
         for c in columns
     )
     cursor = conn.execute(
         sql.SQL("SELECT * FROM {} WHERE {}").format(quoted(table.name), where),
-        [as_parameter(child[c], table.column(c)) for c in columns],
+        [as_parameter(child[c], table.column(c)) for c in columns if child[c] is not None],
     )
     row = cursor.fetchone()
     if row is None:
