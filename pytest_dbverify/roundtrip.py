@@ -14,6 +14,7 @@ exactly that one, as it would in production.
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import tempfile
 import time
@@ -132,7 +133,11 @@ def run_round_trip(
     began = time.perf_counter()
     result = RoundTrip()
     files = migration_files(migrations_dir)
-    with _scratch_database(server) as dbname, tempfile.TemporaryDirectory() as staging_dir:
+    with (
+        _one_at_a_time(server),
+        _scratch_database(server) as dbname,
+        tempfile.TemporaryDirectory() as staging_dir,
+    ):
         staging = Path(staging_dir)
         dbmate = Dbmate(server.url(dbname), migrations_dir=staging, pg_bindir=Path(server.bindir))
         ignore = [migrations_table, *exclude_tables]
@@ -235,6 +240,18 @@ def _snapshot(conn: psycopg.Connection, schemas: Sequence[str], migrations_table
 
 def _qualified(table: str) -> str:
     return sql.Identifier(*table.split(".")).as_string(None)
+
+
+@contextmanager
+def _one_at_a_time(server: ServerInfo) -> Iterator[None]:
+    """Hold the server's round-trip lock: xdist workers share the server, not its limits.
+
+    Two workers migrating a large schema at once can exhaust the shared lock table
+    (max_locks_per_transaction), and the round trip would report a failure of its own.
+    """
+    with open(Path(server.socket_dir) / "round-trip.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 @contextmanager
