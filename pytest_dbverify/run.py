@@ -13,11 +13,11 @@ import fnmatch
 import json
 import time
 from collections import Counter
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import psycopg
 import pytest
@@ -44,6 +44,8 @@ from pytest_dbverify.target import Target, resolve_target
 if TYPE_CHECKING:
     from pytest_dbverify.data_scan import Finding
     from pytest_dbverify.roundtrip import RoundTrip
+
+T = TypeVar("T")
 
 PLUGIN_NAME = "dbverify-run"
 CHECK_MODULES = (
@@ -178,7 +180,7 @@ class VerificationRun:
             return
         wanted = any(_module_name(item) == _ROUND_TRIP_CHECKS for item in session.items)
         if wanted and self.settings.migrations_dir.is_dir():
-            self._start_round_trip()
+            self._round_trip = self._start_round_trip()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -306,9 +308,7 @@ class VerificationRun:
         if self._target_catalog is not None or self._target_catalog_read is not None:
             return
         pool = self.pool()
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbverify-catalog")
-        self._target_catalog_read = executor.submit(self._read_target_catalog, pool)
-        executor.shutdown(wait=False)
+        self._target_catalog_read = _in_background("catalog", self._read_target_catalog, pool)
 
     def _read_target_catalog(self, pool: ConnectionPool[GuardedConnection]) -> Catalog:
         with pool.connection() as conn:
@@ -332,16 +332,15 @@ class VerificationRun:
         the target, never on a database the user named.
         """
         if self._round_trip is None:
-            self._start_round_trip()
-        assert self._round_trip is not None
+            self._round_trip = self._start_round_trip()
         return self._round_trip.result()
 
-    def _start_round_trip(self) -> None:
+    def _start_round_trip(self) -> Future[RoundTrip]:
         from pytest_dbverify.roundtrip import run_round_trip  # only when a check asks
 
         single_pass = self.expected_catalog() if self.expectation.server else None
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbverify-round-trip")
-        self._round_trip = executor.submit(
+        return _in_background(
+            "round-trip",
             lambda: run_round_trip(
                 self._scratch_server(),
                 self.settings.migrations_dir,
@@ -349,9 +348,8 @@ class VerificationRun:
                 migrations_table=self.settings.migrations_table,
                 exclude_tables=self.settings.exclude_tables,
                 single_pass=single_pass,
-            )
+            ),
         )
-        executor.shutdown(wait=False)
 
     def data_scan(self) -> dict[str, Finding]:
         """Return the scan of the target's rows against the expected rules, once per process.
@@ -533,6 +531,14 @@ def failure_line(err: BaseException) -> str | None:
 
 
 _ROUND_TRIP_CHECKS = "pytest_dbverify.checks.roundtrip"
+
+
+def _in_background(name: str, work: Callable[..., T], *args: object) -> Future[T]:
+    """Run ``work(*args)`` on a thread of its own; the future holds its result or error."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"dbverify-{name}")
+    future = executor.submit(work, *args)
+    executor.shutdown(wait=False)  # the thread ends with the work
+    return future
 
 
 def _module_name(item: pytest.Item) -> str | None:

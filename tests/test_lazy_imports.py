@@ -34,16 +34,10 @@ def test_collection_imports_nothing_the_checks_need_only_to_run(
 ) -> None:
     """Every built-in item is collected, and none of the late modules was imported."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    pytester.makeconftest(RECORDER)
-    result = pytester.runpytest_subprocess(
-        "--dbverify",
-        f"--dbverify-url={learning_db.url}",
-        f"--dbverify-migrations-dir={MIGRATIONS_DIR}",
+    result = _verify_with(
+        pytester, RECORDER, learning_db, f"--dbverify-migrations-dir={MIGRATIONS_DIR}",
         "--collect-only",
-        "-q",
-        "-s",
-    )
-    assert result.ret == 0, "\n".join(result.outlines + result.errlines)
+    )  # fmt: skip
     result.stdout.fnmatch_lines(["loaded at collection: none"])
     # --collect-only runs nothing, not even the round trip that starts after collection.
     result.stdout.fnmatch_lines(["loaded by the end: none"])
@@ -70,9 +64,17 @@ def test_hypothesis_is_imported_without_assertion_rewriting(
 ) -> None:
     """hypothesis's own modules skip pytest's rewriting (seconds with no bytecode cache)."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    pytester.makeconftest(LOADER_RECORDER)
+    result = _verify_with(pytester, LOADER_RECORDER, learning_db, "-k", "test_crud")
+    result.stdout.fnmatch_lines(["*hypothesis.core loaded by SourceFileLoader"])
+
+
+def _verify_with(
+    pytester: pytest.Pytester, conftest: str, db: Database, *args: str
+) -> pytest.RunResult:
+    """Run ``pytest --dbverify`` on ``db`` in a subprocess with ``conftest``; it must pass."""
+    pytester.makeconftest(conftest)
     result = pytester.runpytest_subprocess(
-        "--dbverify", f"--dbverify-url={learning_db.url}", "-k", "test_crud", "-q", "-s"
+        "--dbverify", f"--dbverify-url={db.url}", *args, "-q", "-s"
     )
     assert result.ret == 0, "\n".join(result.outlines + result.errlines)
-    result.stdout.fnmatch_lines(["*hypothesis.core loaded by SourceFileLoader"])
+    return result
