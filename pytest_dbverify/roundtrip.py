@@ -14,7 +14,10 @@ exactly that one, as it would in production.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
+import hashlib
+import json
 import shutil
 import tempfile
 import time
@@ -121,6 +124,9 @@ def run_round_trip(
 ) -> RoundTrip:
     """Run the round trip of ``migrations_dir`` in a new database on ``server``; drop it after.
 
+    Once per server and input: a second call (another xdist worker) returns the findings
+    of the first.
+
     Args:
         server: A throwaway server of our own (never the target).
         migrations_dir: The dbmate migrations.
@@ -130,11 +136,31 @@ def run_round_trip(
         single_pass: The catalog of all migrations applied at once (the expected schema);
             when given, the step-wise result is compared with it too.
     """
+    files = migration_files(migrations_dir)
+    inputs = [*(f.path for f in files), schemas, migrations_table, exclude_tables,
+              single_pass is not None]  # fmt: skip
+    # xdist workers share the server: the first to get the lock runs the round trip and
+    # leaves its findings beside the lock; the others read them instead of running it again.
+    findings = Path(server.socket_dir) / f"round-trip-{_digest(inputs)}.json"
+    with _one_at_a_time(server):
+        if findings.exists():
+            return RoundTrip(**json.loads(findings.read_text()))
+        result = _run(server, files, schemas, migrations_table, exclude_tables, single_pass)
+        findings.write_text(json.dumps(dataclasses.asdict(result)))
+    return result
+
+
+def _run(
+    server: ServerInfo,
+    files: Sequence[MigrationFile],
+    schemas: Sequence[str],
+    migrations_table: str,
+    exclude_tables: Sequence[str],
+    single_pass: Catalog | None,
+) -> RoundTrip:
     began = time.perf_counter()
     result = RoundTrip()
-    files = migration_files(migrations_dir)
     with (
-        _one_at_a_time(server),
         _scratch_database(server) as dbname,
         tempfile.TemporaryDirectory() as staging_dir,
     ):
@@ -236,6 +262,16 @@ def _snapshot(conn: psycopg.Connection, schemas: Sequence[str], migrations_table
         _INVENTORY, {"schemas": list(schemas), "bookkeeping": _qualified(migrations_table)}
     ).fetchall()
     return Snapshot(catalog, frozenset(row[0] for row in rows))
+
+
+def _digest(inputs: Sequence[object]) -> str:
+    """Hash what a round trip depends on: the migration files' names and contents, and options."""
+    digest = hashlib.blake2b(digest_size=16)
+    for item in inputs:
+        digest.update(item.name.encode() + item.read_bytes() if isinstance(item, Path)
+                      else repr(item).encode())  # fmt: skip
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def _qualified(table: str) -> str:

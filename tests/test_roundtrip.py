@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from pytest_dbverify.catalog import load_catalog
 from pytest_dbverify.embedded import ServerInfo
@@ -124,3 +126,25 @@ def test_a_data_only_migration_is_fine(embedded: ServerInfo, tmp_path: Path):
     result = round_trip(embedded, directory)
     assert result.steps == {"1_base.sql": [], "2_seed.sql": []}
     assert result.full == []
+
+
+def test_a_second_round_trip_on_the_server_reads_the_first_ones_findings(
+    embedded: ServerInfo, tmp_path: Path
+):
+    # A role outlives the scratch database: running this up a second time would fail.
+    role = f"dbverify_once_{tmp_path.name[-20:].replace('-', '_')}"
+    directory = write(tmp_path / "m", {"1_role": (f"CREATE ROLE {role};", f"DROP ROLE {role};")})
+    try:
+        first = round_trip(embedded, directory)
+        assert first.steps == {"1_role.sql": []}
+        assert first.full == []
+        assert round_trip(embedded, directory) == first  # xdist's second worker
+        (directory / "1_role.sql").write_text(
+            f"-- migrate:up\nCREATE ROLE {role};\n\n-- migrate:down\nSELECT 1;\n"
+        )
+        edited = round_trip(embedded, directory)  # a changed file is run again
+        assert edited.steps["1_role.sql"][0].startswith("up failed: dbmate migrate failed")
+        assert "already exists" in edited.steps["1_role.sql"][0]
+    finally:
+        with psycopg.connect(embedded.conninfo(), autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

@@ -1,9 +1,9 @@
 """Rollback round trip: every migration's down undoes its up (on a throwaway database).
 
 One item per migration file (``test_rollback_round_trip[<file>]``) and one for the whole
-stack (``test_full_rollback_round_trip``). The round trip runs once per process, in a
-database of its own on a throwaway server, never on the target (see
-:mod:`pytest_dbverify.roundtrip`); ``--dbverify-round-trip=false`` turns it off.
+stack (``test_full_rollback_round_trip``). The round trip runs once per run (xdist workers
+share its findings), in a database of its own on a throwaway server, never on the target
+(see :mod:`pytest_dbverify.roundtrip`); ``--dbverify-round-trip=false`` turns it off.
 """
 
 from __future__ import annotations
