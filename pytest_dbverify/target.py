@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import psycopg.conninfo
@@ -47,10 +48,10 @@ class Target:
             return redact_conninfo(self.conninfo)
         return self.label or "(libpq defaults)"
 
-    @property
-    def secrets(self) -> set[str]:
+    @cached_property  # asked for every test report the controller folds in
+    def secrets(self) -> frozenset[str]:
         """Return the literal passwords to mask in any text about this target."""
-        return secrets_in(self.conninfo)
+        return frozenset(secrets_in(self.conninfo))
 
 
 def resolve_target(
