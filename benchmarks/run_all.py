@@ -14,7 +14,8 @@ Sections (``--only`` picks some): cold, warm, roundtrips, scale, data, machine.
   (``benchmarks/pgtap_suite.py``), on the learning schema and on the largest synthetic
   schema, plus both ratios at the default example count; our fixed costs itemized;
 * roundtrips: the full default suite through ``benchmarks/proxy.py``: round trips per
-  check, then the same through 20 ms of added latency each way, against its floor;
+  check, then the same through 20 ms of added latency each way, against its floor, and
+  with ``-n 8`` (workers overlap their waits on the network);
 * scale: synthetic schemas (``--sizes``): catalog snapshot, collection, total, peak RSS
   per process, ``-n 2`` against ``-n 0`` on the largest;
 * data: the learning schema holding ``--events`` behavioral_events (others in
@@ -340,6 +341,9 @@ def warm(report: Report, target: Target, size: int, repeat: int) -> None:
     compare(report, target, f"{size} tables", db, migrations, max(1, repeat // 2))
 
 
+LATENCY_WORKERS = 8
+
+
 @dataclass
 class TripRun:
     """One full run through the counting proxy."""
@@ -349,14 +353,14 @@ class TripRun:
     statements: int
 
 
-def through_proxy(target: Target, delay_ms: float, *args: str) -> TripRun:
+def through_proxy(target: Target, delay_ms: float, *args: str, workers: int = 0) -> TripRun:
     """Run the default suite on the learning schema through a proxy adding ``delay_ms``."""
     with CountingProxy("127.0.0.1", target.info.port, delay_ms=delay_ms) as proxy:
         run = run_verifier(
             target.url("learning", proxy.port),
             LEARNING_MIGRATIONS,
             "-n",
-            "0",
+            str(workers),
             *args,
             env={"DBVERIFY_BENCH_PROXY": str(proxy.control_port)},
         )
@@ -403,6 +407,12 @@ def roundtrips(report: Report, target: Target, delay_ms: float) -> TripRun:
     checks = slow.run.phase("loop_begin", "loop_end")
     floor_checks = in_items * 2 * delay_ms / 1000
     report.figure("  checks alone / their floor", f"{checks:.2f} s / {floor_checks:.2f} s")
+    # Waits on the network overlap across xdist workers, whatever the number of cores.
+    spread_out = through_proxy(target, delay_ms, workers=LATENCY_WORKERS)
+    report.figure(
+        f"  the same with -n {LATENCY_WORKERS}",
+        f"{spread_out.run.wall:.2f} s ({spread_out.round_trips} round trips)",
+    )
     return counted
 
 
