@@ -1,13 +1,13 @@
 """The whole verification on tests/schemas/hard.sql, on both servers: no false failure.
 
 hard.sql holds what real schemas do and a naive generator trips on: composite and cyclic
-keys (one closed by a deferrable constraint), a self reference, a key of four values that
-the parents made for a sibling key can take, a key to a non-primary unique key, char(n)
-keys that pad, domains, enums, arrays, a generated column, identity ALWAYS, a partitioned
-table, partial and expression unique indexes, an exclusion constraint with a WHERE, a NOT
-NULL column a trigger fills, a rewrite rule, a table without a primary key, and
-identifiers that need quoting. Every check must pass, and every skip must be one of the
-few explained below.
+keys (one closed by a deferrable constraint), a self reference, a key to a non-primary
+unique key, char(n) keys that pad, domains, enums, arrays, a generated column, identity
+ALWAYS, a partitioned table, partial and expression unique indexes, an exclusion
+constraint with a WHERE, a NOT NULL column a trigger fills, a rewrite rule, a table
+without a primary key, and identifiers that need quoting; few_values.sql adds a key of
+four values that the parents made for a sibling key can take. Every check must pass, and
+every skip must be one of the few explained below.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from pytest_dbverify.embedded import ServerInfo
 from tests.conftest import Database, create_database, drop_database
 
 pytestmark = pytest.mark.slow
-HARD_SQL = Path(__file__).resolve().parent / "schemas" / "hard.sql"
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
+HARD_SQL = SCHEMAS / "hard.sql"
+FEW_VALUES_SQL = SCHEMAS / "few_values.sql"
 EXAMPLES = "5"
 
 # The only skips: what cannot be shown on this schema, each with the reason it gives.
@@ -54,6 +56,7 @@ def hard_target(pg_server: ServerInfo) -> Iterator[Database]:
     try:
         with db.connect(autocommit=True) as conn:
             conn.execute(HARD_SQL.read_text(encoding="utf-8"))
+            conn.execute(FEW_VALUES_SQL.read_text(encoding="utf-8"))
         yield db
     finally:
         drop_database(db)
