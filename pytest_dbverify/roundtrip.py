@@ -146,7 +146,10 @@ def run_round_trip(
         if findings.exists():
             return RoundTrip(**json.loads(findings.read_text()))
         result = _run(server, files, schemas, migrations_table, exclude_tables, single_pass)
-        findings.write_text(json.dumps(dataclasses.asdict(result)))
+        # Whole or not at all: a worker killed mid-write leaves no half a file to read.
+        partial = findings.with_suffix(".partial")
+        partial.write_text(json.dumps(dataclasses.asdict(result)))
+        partial.replace(findings)
     return result
 
 
