@@ -137,11 +137,11 @@ def run_round_trip(
             when given, the step-wise result is compared with it too.
     """
     files = migration_files(migrations_dir)
-    inputs = [*(f.path for f in files), schemas, migrations_table, exclude_tables,
-              single_pass is not None]  # fmt: skip
+    key = _digest(files, list(schemas), migrations_table, list(exclude_tables),
+                  single_pass is not None)  # fmt: skip
     # xdist workers share the server: the first to get the lock runs the round trip and
     # leaves its findings beside the lock; the others read them instead of running it again.
-    findings = Path(server.socket_dir) / f"round-trip-{_digest(inputs)}.json"
+    findings = Path(server.socket_dir) / f"round-trip-{key}.json"
     with _one_at_a_time(server):
         if findings.exists():
             return RoundTrip(**json.loads(findings.read_text()))
@@ -163,10 +163,7 @@ def _run(
 ) -> RoundTrip:
     began = time.perf_counter()
     result = RoundTrip()
-    with (
-        _scratch_database(server) as dbname,
-        tempfile.TemporaryDirectory() as staging_dir,
-    ):
+    with _scratch_database(server) as dbname, tempfile.TemporaryDirectory() as staging_dir:
         staging = Path(staging_dir)
         dbmate = Dbmate(server.url(dbname), migrations_dir=staging, pg_bindir=Path(server.bindir))
         ignore = [migrations_table, *exclude_tables]
@@ -267,13 +264,11 @@ def _snapshot(conn: psycopg.Connection, schemas: Sequence[str], migrations_table
     return Snapshot(catalog, frozenset(row[0] for row in rows))
 
 
-def _digest(inputs: Sequence[object]) -> str:
-    """Hash what a round trip depends on: the migration files' names and contents, and options."""
-    digest = hashlib.blake2b(digest_size=16)
-    for item in inputs:
-        digest.update(item.name.encode() + item.read_bytes() if isinstance(item, Path)
-                      else repr(item).encode())  # fmt: skip
-        digest.update(b"\0")
+def _digest(files: Sequence[MigrationFile], *options: object) -> str:
+    """Hash what a round trip depends on: the migration files' names and bytes, and options."""
+    digest = hashlib.blake2b(repr(options).encode(), digest_size=16)
+    for file in files:
+        digest.update(b"\0".join([file.path.name.encode(), file.path.read_bytes(), b""]))
     return digest.hexdigest()
 
 

@@ -237,7 +237,7 @@ class RowFactory:
         if fk.deferrable and self._leads_back(parent, table.name):
             # Break the cycle here, on the deferrable edge: this row takes a key drawn
             # now, and the parent is inserted right after it, pointing back at it.
-            key = self._draw_key(parent, fk)
+            key = self.draw_key(parent, fk)
             self._defer(table, fk)
             self._deferred.setdefault(table.name, []).append((parent, key))
             return {c: key[r] for c, r in zip(fk.columns, fk.ref_columns, strict=True)}
@@ -257,7 +257,7 @@ class RowFactory:
         chosen = next(values for name, values in reversed(self._stack) if name == parent.name)
         key = {
             ref: chosen[ref] if chosen.get(ref) is not None else drawn
-            for ref, drawn in self._draw_key(parent, fk).items()
+            for ref, drawn in self.draw_key(parent, fk).items()
         }
         # Promised to that very row (its frame's values), not to its table: a row of the
         # same table made meanwhile (a self reference) must not take the key.
@@ -265,7 +265,8 @@ class RowFactory:
         self._defer(table, fk)
         return {column: key[ref] for column, ref in zip(fk.columns, fk.ref_columns, strict=True)}
 
-    def _draw_key(self, parent: Table, fk: Constraint) -> dict[str, Any]:
+    def draw_key(self, parent: Table, fk: Constraint) -> dict[str, Any]:
+        """Draw values (never NULL) for the columns of ``parent`` that ``fk`` references."""
         return {
             ref: self.data.draw(
                 column_values(parent, ref, registry=self.registry).filter(lambda v: v is not None),
