@@ -5,7 +5,7 @@ controller and in every xdist worker. It appends JSON lines to ``$DBVERIFY_BENCH
 
 * one ``process`` record per process: wall-clock stamps (epoch seconds) of process
   creation, this module's import, configure, session start, collection and the test
-  loop, and the process's peak RSS;
+  loop, and the process's peak RSS and CPU time;
 * one ``item`` record per test item: its duration and outcome, and, when
   ``$DBVERIFY_BENCH_PROXY`` names a counting proxy's control port
   (``benchmarks/proxy.py``), the round trips and statements that crossed the proxy
@@ -92,8 +92,10 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Write the process record, with its peak RSS (KiB on Linux)."""
+    """Write the process record, with its peak RSS (KiB on Linux) and CPU time."""
     _stamps["unconfigured"] = time.time()
-    _stamps["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    _stamps["maxrss_kib"] = usage.ru_maxrss
+    _stamps["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     _stamps["pid"] = os.getpid()
     _write({"kind": "process", **_stamps})

@@ -436,6 +436,11 @@ def rss_mib(run: Run) -> dict[str, float]:
     return {p["worker"]: p["maxrss_kib"] / 1024 for p in run.processes}
 
 
+def cpu_seconds(run: Run) -> dict[str, float]:
+    """Return each process's CPU time (user and system) in seconds."""
+    return {p["worker"]: p["cpu_seconds"] for p in run.processes}
+
+
 def _synthetic_run(url: str, migrations: Path, workers: int, examples: int) -> Run:
     return run_verifier(url, migrations, "-n", str(workers), "--dbverify-examples", str(examples))
 
@@ -494,6 +499,16 @@ def scale(report: Report, target: Target, sizes: Sequence[int], examples: int, r
             f"{speedup:.2f}x ({min(ratios):.2f}-{max(ratios):.2f}, pairs={len(ratios)})",
             ">= 1.6x at 500",
             speedup >= 1.6 if at_500 else None,
+        )
+        # Where the speed-up goes: the controller's share (one report per test phase, read
+        # and printed) runs on the same two cores as the workers.
+        alone, spread_out = sorted(pairs, key=lambda pair: pair[0].wall / pair[1].wall)[
+            len(pairs) // 2
+        ]
+        report.figure(
+            f"{n} tables: CPU seconds of the median pair",
+            f"-n 0 {cpu_seconds(alone)['controller']:.1f}; -n 2 "
+            + ", ".join(f"{w} {c:.1f}" for w, c in sorted(cpu_seconds(spread_out).items())),
         )
         worst_run = max((pair[1] for pair in pairs), key=lambda r: max(rss_mib(r).values()))
         peaks = ", ".join(f"{w} {m:.0f}" for w, m in sorted(rss_mib(worst_run).items()))
