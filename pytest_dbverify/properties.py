@@ -28,6 +28,17 @@ if TYPE_CHECKING:
 
 Example = Callable[[RowFactory], None]
 READ_ONLY_SQLSTATE = "25006"
+# lock_not_available (our lock_timeout) and deadlock_detected: another session holds an
+# uncommitted row with the key an example drew (another xdist worker drawing the same
+# example, or the app). Waiting shows nothing about the schema: draw other values.
+LOCK_WAIT_SQLSTATES = frozenset({"55P03", "40P01"})
+# Examples wait this long on another session's row before drawing others, well under
+# the server's deadlock_timeout (1 s by default): two workers never deadlock, and the
+# app's writes never queue long behind a row of ours.
+EXAMPLE_LOCK_TIMEOUT_MS = 50
+# Lock waits in a row that end the check: not a key collision but a lock on the table
+# itself (a migration, LOCK TABLE), which more examples would only wait on again.
+MAX_LOCK_WAITS = 5
 
 
 def skip_if_read_only(run: VerificationRun) -> None:
@@ -45,6 +56,7 @@ def run_examples(
     """
     skip_if_read_only(run)
     catalog = run.expected_catalog()
+    lock_waits: list[psycopg.Error] = []
 
     @settings(
         max_examples=run.settings.examples,
@@ -60,10 +72,19 @@ def run_examples(
     @seed(int.from_bytes(hashlib.blake2b(what.encode(), digest_size=8).digest()))
     @given(data=st.data())
     def one_example(data: st.DataObject) -> None:
-        with savepoint(conn, rollback=True):
-            # Deferred constraints would only fire at COMMIT, which never comes.
-            conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            example(RowFactory(conn, catalog, data))
+        try:
+            with savepoint(conn, rollback=True):
+                # Deferred constraints would only fire at COMMIT, which never comes.
+                conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                example(RowFactory(conn, catalog, data))
+        except psycopg.Error as err:
+            if err.sqlstate not in LOCK_WAIT_SQLSTATES or conn.broken:
+                raise
+            lock_waits.append(err)
+            if len(lock_waits) >= MAX_LOCK_WAITS:
+                raise _LockedOut(err) from None
+            reject()
+        lock_waits.clear()
 
     one_example._hypothesis_internal_database_key = None  # type: ignore[attr-defined]
 
@@ -72,9 +93,19 @@ def run_examples(
         # ROLLBACK TO, the next one's SAVEPOINT and SET, ...) travel with the next one
         # that is read, one round trip for several.
         with conn.pipeline():
+            # Rolled back with the check's transaction, like everything it sets.
+            conn.execute(f"SET LOCAL lock_timeout = '{EXAMPLE_LOCK_TIMEOUT_MS}ms'")
             one_example()
     except (CannotGenerate, UnsupportedTypeError) as err:
         pytest.skip(f"{what}: {err}")
+    except _LockedOut as locked:
+        pytest.fail(
+            f"{what}: {MAX_LOCK_WAITS} examples in a row waited over "
+            f"{EXAMPLE_LOCK_TIMEOUT_MS} ms on locks held by other sessions "
+            f"({locked.error.sqlstate}: {_first_line(locked.error)}): a migration, LOCK TABLE "
+            "or long transaction holds the table; run the check again when it ends",
+            pytrace=False,
+        )
     except (Unsatisfiable, FailedHealthCheck):
         pytest.fail(
             f"{what}: no generated row was accepted by the database in "
@@ -94,6 +125,14 @@ def run_examples(
                 pytrace=False,
             )
         raise
+
+
+class _LockedOut(Exception):
+    """Every recent example waited on another session's lock: stop drawing more."""
+
+    def __init__(self, error: psycopg.Error) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def expect_error(
