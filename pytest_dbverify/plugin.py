@@ -30,7 +30,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(fixtures, "dbverify-fixtures")
     if not config.getoption("--dbverify"):
         return
-    _leave_hypothesis_unrewritten(config)
+    _leave_libraries_unrewritten(config)
     from pytest_dbverify import report
     from pytest_dbverify.run import PLUGIN_NAME, VerificationRun
     from pytest_dbverify.settings import resolve, validate
@@ -40,22 +40,23 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(report.CoverageReport(config, run), report.PLUGIN_NAME)
 
 
-def _leave_hypothesis_unrewritten(config: pytest.Config) -> None:
-    """Import hypothesis without pytest's assertion rewriting.
+def _leave_libraries_unrewritten(config: pytest.Config) -> None:
+    """Import hypothesis and this package without pytest's assertion rewriting.
 
-    hypothesis declares a pytest11 entry point, so pytest marks its whole distribution for
-    rewriting. Its asserts are internal invariants, not tests: rewriting them buys nothing
-    and, with no bytecode cache to keep the result (PYTHONDONTWRITEBYTECODE, a fresh CI
-    image), costs about 1.2 s per run. pytest has no public switch for one package, so
-    this reaches into its hook; if that ever changes shape, hypothesis is rewritten as
-    before.
+    Both declare a pytest11 entry point, so pytest marks each whole distribution for
+    rewriting when it is installed from a wheel. Their asserts are internal invariants,
+    not tests (a built-in check's failure is reported as its message alone): rewriting
+    them buys nothing and, with no bytecode cache to keep the result
+    (PYTHONDONTWRITEBYTECODE, a fresh CI image), costs about 1.2 s per run for hypothesis
+    and 0.3 s for this package. pytest has no public switch for one package, so this
+    reaches into its hook; if that ever changes shape, both are rewritten as before.
     """
     from _pytest.assertion.rewrite import assertstate_key
 
     hook = getattr(config.stash.get(assertstate_key, None), "hook", None)
     marked = getattr(hook, "_must_rewrite", None)
     if isinstance(marked, set):
-        marked.discard("hypothesis")
+        marked.difference_update({"hypothesis", "pytest_dbverify"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -53,19 +53,30 @@ def test_collection_imports_nothing_the_checks_need_only_to_run(
 LOADER_RECORDER = """
 import sys
 
+import pytest
+
+# As when the plugin is installed from a wheel: pytest marks the distribution for rewriting.
+pytest.register_assert_rewrite("pytest_dbverify")
+
 def pytest_sessionfinish(session):
-    loader = sys.modules["hypothesis.core"].__loader__
-    print("hypothesis.core loaded by", type(loader).__name__)
+    for name in ("hypothesis.core", "pytest_dbverify.strategies", "pytest_dbverify.checks.crud"):
+        print(name, "loaded by", type(sys.modules[name].__loader__).__name__)
 """
 
 
-def test_hypothesis_is_imported_without_assertion_rewriting(
+def test_hypothesis_and_the_plugin_are_imported_without_assertion_rewriting(
     pytester: pytest.Pytester, learning_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """hypothesis's own modules skip pytest's rewriting (seconds with no bytecode cache)."""
+    """Libraries skip pytest's rewriting (seconds with no bytecode cache)."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
     result = _verify_with(pytester, LOADER_RECORDER, learning_db, "-k", "test_crud")
-    result.stdout.fnmatch_lines(["*hypothesis.core loaded by SourceFileLoader"])
+    result.stdout.fnmatch_lines(
+        [
+            "*hypothesis.core loaded by SourceFileLoader",
+            "*pytest_dbverify.strategies loaded by SourceFileLoader",
+            "*pytest_dbverify.checks.crud loaded by SourceFileLoader",
+        ]
+    )
 
 
 def _verify_with(
