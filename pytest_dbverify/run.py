@@ -157,6 +157,9 @@ class VerificationRun:
             tests = [n for n in vars(module.obj) if n.startswith("test_")]
             if not any(self._name_selected(test) for test in tests):
                 continue  # nothing to select: skip its parametrization (which may query)
+            if not self._catalogs_read(name, session):
+                items[:] = []
+                return
             builtin.extend(
                 item for item in session.genitems(module) if isinstance(item, pytest.Item)
             )
@@ -170,6 +173,23 @@ class VerificationRun:
         if dropped:
             config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+    def _catalogs_read(self, module: str, session: pytest.Session) -> bool:
+        """Read the catalogs a check module is generated from, or end the run saying why.
+
+        Read here, not first inside the module's parametrization: pytest would turn the
+        error into one collection error per module, each with a traceback. An xdist
+        worker cannot exit with words of its own: it collects nothing and asks the
+        controller to stop with them (``session.shouldstop``); False then.
+        """
+        try:
+            self.target_catalog() if module == "drift" else self.expected_catalog()
+        except CatalogLocked as err:
+            if self._workerinput is None:
+                pytest.exit(f"dbverify: {err}", returncode=1)
+            session.shouldstop = f"dbverify: {err}"
+            return False
+        return True
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Start the rollback round trip now if an item will ask for it.
@@ -318,7 +338,19 @@ class VerificationRun:
 
     def _read_target_catalog(self, pool: ConnectionPool[GuardedConnection]) -> Catalog:
         with pool.connection() as conn:
-            catalog = self._load(conn)
+            try:
+                catalog = self._load(conn)
+            except psycopg.errors.LockNotAvailable as err:
+                # Reading a column default opens its table: a migration holding ACCESS
+                # EXCLUSIVE stops the catalog, and every check generated from it.
+                assert self.target is not None
+                words = redact_text(str(err).splitlines()[0], self.target.secrets)
+                raise CatalogLocked(
+                    f"cannot read the catalog of {self.target.shown}: {words} after "
+                    f"{self.settings.lock_timeout:g}s (lock_timeout): another session holds "
+                    "a table of it locked (a migration still running?); run again when it "
+                    "ends, or wait longer with --dbverify-lock-timeout"
+                ) from None
             conn.rollback()
         return catalog
 
@@ -537,6 +569,10 @@ def failure_line(err: BaseException) -> str | None:
 
 
 _ROUND_TRIP_CHECKS = "pytest_dbverify.checks.roundtrip"
+
+
+class CatalogLocked(DbverifyError):
+    """The target's catalog cannot be read: a table of it is locked by another session."""
 
 
 def _in_background(name: str, work: Callable[..., T], *args: object) -> Future[T]:
