@@ -8,6 +8,7 @@ queries (one per kind of object, not one per table); the SQL lives in ``sql/*.sq
 from __future__ import annotations
 
 import functools
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -185,6 +186,17 @@ class Table:
             if column.name == name:
                 return column
         raise KeyError(f"{self.name} has no column {name!r}")
+
+    def mentioned(self, expression: str) -> list[str]:
+        """Return the columns an expression (a predicate, an index key) names, quoted or bare."""
+        found = []
+        for column in self.columns:
+            quoted_name = '"' + column.name.replace('"', '""') + '"'
+            if quoted_name in expression or re.search(
+                rf"(?<![\w\"]){re.escape(column.name)}(?![\w\"])", expression
+            ):
+                found.append(column.name)
+        return found
 
     @property
     def primary_key(self) -> Constraint | None:

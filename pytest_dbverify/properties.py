@@ -1,37 +1,47 @@
-"""Run a property check: hypothesis examples, each in a savepoint that is rolled back.
+"""Run a property check: hypothesis draws its examples, each in a savepoint rolled back.
 
-The check's transaction (``dbverify_conn``) is rolled back after the test; each example
-runs in a savepoint of its own (``savepoints.savepoint``), so examples never see each
-other's rows. Hypothesis runs derandomized (a CI run is reproducible), writes
-no example database, and does not shrink: a failure reports the example that failed.
+:func:`run_planned` (the built-in checks) plans every example up front and sends them
+in one batch, inside a transaction that is rolled back: one round trip for a check, and
+one more for each round of replacements (examples the database rejected). Hypothesis'
+first test case (the simplest values) plans one example, sent with the next test case's,
+which plans the rest and sends replacements as long as it needs them. No failure is
+raised inside a test case, so hypothesis never replays a batch: it is raised once
+hypothesis is done.
+
+:func:`run_examples` (your own properties, through ``dbverify_examples``) runs each
+example as it is drawn, reading answers as it goes.
+
+Hypothesis runs derandomized (a CI run is reproducible), seeded per check, writes no
+example database, and does not shrink: a failure reports the example that failed.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import psycopg
 import pytest
 from hypothesis import HealthCheck, Phase, given, reject, seed, settings
 from hypothesis import strategies as st
-from hypothesis.errors import FailedHealthCheck, Unsatisfiable
-from psycopg import sql
+from hypothesis.errors import FailedHealthCheck, Unsatisfiable, UnsatisfiedAssumption
+from psycopg import pq, sql
 
-from pytest_dbverify.rows import REJECTABLE, CannotGenerate, RowFactory
-from pytest_dbverify.savepoints import savepoint, settle
+from pytest_dbverify.batch import Batch
+from pytest_dbverify.plans import LOCK_WAIT_SQLSTATES, ExamplePlan, LockWait, Rejected
+from pytest_dbverify.rows import CannotGenerate, Draw, RowFactory, RowPlanner
+from pytest_dbverify.savepoints import savepoint
 from pytest_dbverify.strategies import UnsupportedTypeError
 
 if TYPE_CHECKING:
     from pytest_dbverify.run import VerificationRun
 
 Example = Callable[[RowFactory], None]
+PlannedExample = Callable[[RowPlanner], None]
 READ_ONLY_SQLSTATE = "25006"
-# lock_not_available (our lock_timeout) and deadlock_detected: another session holds an
-# uncommitted row with the key an example drew (another xdist worker drawing the same
-# example, or the app). Waiting shows nothing about the schema: draw other values.
-LOCK_WAIT_SQLSTATES = frozenset({"55P03", "40P01"})
 # Examples wait this long on another session's row before drawing others, well under
 # the server's deadlock_timeout (1 s by default): two workers never deadlock, and the
 # app's writes never queue long behind a row of ours.
@@ -39,6 +49,19 @@ EXAMPLE_LOCK_TIMEOUT_MS = 50
 # Lock waits in a row that end the check: not a key collision but a lock on the table
 # itself (a migration, LOCK TABLE), which more examples would only wait on again.
 MAX_LOCK_WAITS = 5
+# Examples planned for each one wanted, at most, before the check gives up on the rest.
+MAX_TRIES_PER_EXAMPLE = 10
+_SETTINGS = settings(
+    max_examples=1,  # one valid test case: the round that completes the check
+    derandomize=True,
+    database=None,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+    report_multiple_bugs=False,
+)
+# Drawn first by every test case: 0 in hypothesis' first one, the simplest.
+_SALT = st.integers(0, 2**32 - 1)
 
 
 def skip_if_read_only(run: VerificationRun) -> None:
@@ -47,10 +70,238 @@ def skip_if_read_only(run: VerificationRun) -> None:
         pytest.skip("read-only mode: this check inserts rows (always rolled back)")
 
 
+@dataclass
+class _Tally:
+    """What the examples of a check (or of one test case) have shown so far."""
+
+    wanted: int
+    valid: int = 0
+    planned: int = 0
+    lock_waits: list[psycopg.Error] = field(default_factory=list)  # in a row
+    failure: BaseException | None = None
+
+    @property
+    def over(self) -> bool:
+        return (
+            self.failure is not None
+            or self.valid >= self.wanted
+            or len(self.lock_waits) >= MAX_LOCK_WAITS
+            or self.planned >= self.wanted * MAX_TRIES_PER_EXAMPLE
+        )
+
+    def judge(self, plan: ExamplePlan) -> None:
+        """Count one example's verdict; keep the first failure."""
+        if self.failure is not None:
+            return
+        try:
+            plan.verdict()
+        except Rejected:
+            return
+        except LockWait as waited:
+            self.lock_waits.append(waited.error)
+            return
+        except (AssertionError, psycopg.Error) as err:
+            self.failure = err
+            return
+        self.valid += 1
+        self.lock_waits.clear()
+
+    def add(self, other: _Tally) -> None:
+        """Count what another tally (a test case's) found too."""
+        self.valid += other.valid
+        self.lock_waits = other.lock_waits if other.lock_waits else self.lock_waits
+        self.failure = self.failure or other.failure
+
+
+def run_planned(
+    run: VerificationRun, conn: psycopg.Connection, what: str, example: PlannedExample
+) -> None:
+    """Check ``example`` on the configured number of examples, planned and sent in batches.
+
+    ``example(rows)`` plans its statements on ``rows.plan`` (a
+    :class:`pytest_dbverify.plans.ExamplePlan`) and says there how to judge their
+    answers; ``what`` names the object for messages. ``conn`` may be idle (the batch
+    opens and rolls back a transaction of its own) or inside one (a savepoint then).
+    """
+    skip_if_read_only(run)
+    catalog = run.expected_catalog()
+    wanted = run.settings.examples
+    tally = _Tally(wanted)
+    simplest: list[ExamplePlan] = []  # planned by the first test case, sent with the next
+
+    def plan_examples(draw: Draw[Any], count: int, case: _Tally) -> list[ExamplePlan]:
+        plans: list[tuple[ExamplePlan, sql.Identifier]] = []
+        for _ in range(count * MAX_TRIES_PER_EXAMPLE):
+            if len(plans) == count:
+                break
+            case.planned += 1
+            plan = ExamplePlan(Batch())
+            name = plan.open_savepoint()
+            # Deferred constraints would only fire at COMMIT, which never comes.
+            plan.execute(sql.SQL("SET CONSTRAINTS ALL IMMEDIATE"))
+            try:
+                example(RowPlanner(plan, catalog, draw))
+            except Rejected:
+                continue
+            plans.append((plan, name))
+        planned = _answer_questions(lambda: run.oracle() or conn, plans)
+        for plan, name in planned:
+            plan.close_savepoint(name)
+        return [plan for plan, _ in planned]
+
+    examples = _Examples(plan_examples)
+
+    @_SETTINGS
+    # Reproducible per check, without hypothesis hashing this closure's source (read and
+    # tokenized again for every check) to derive a seed and an example-database key.
+    @seed(int.from_bytes(hashlib.blake2b(what.encode(), digest_size=8).digest()))
+    @given(data=st.data())
+    def test_case(data: st.DataObject) -> None:
+        # What a test case draws must follow from its choices (and the database's
+        # answers) alone: hypothesis replays prefixes of earlier test cases. So each
+        # counts its own examples, and only what it drew.
+        first = data.draw(_SALT) == 0 and wanted > 1
+        case = _Tally(1 if first else max(wanted - 1, 1))
+        try:
+            if first:
+                # Hypothesis' first test case draws the simplest values: one example of
+                # them, sent with the next test case's.
+                simplest.extend(examples.draw(data, case.wanted, case))
+                reject()
+            sent, simplest[:] = simplest[:], []
+            plans = examples.draw(data, case.wanted, case)
+            while True:
+                _send(conn, [*sent, *plans])
+                for plan in sent:
+                    tally.judge(plan)
+                for plan in plans:
+                    case.judge(plan)
+                if case.over:
+                    break
+                # Replacements for the examples rejected: another round trip.
+                sent = []
+                plans = examples.draw(data, case.wanted - case.valid, case)
+        except UnsatisfiedAssumption:
+            raise
+        except Exception as err:  # raised after hypothesis is done: nothing to replay
+            case.failure = err
+        finally:
+            tally.add(case)
+
+    test_case._hypothesis_internal_database_key = None  # type: ignore[attr-defined]
+    with suppress(Unsatisfiable, FailedHealthCheck):
+        test_case()  # no valid test case at all: the tally says what that means
+    _conclude(run, what, tally)
+
+
+class _Examples:
+    """Draws planned examples through one strategy, made once per check.
+
+    Hypothesis validates each strategy object when it is first drawn; and a draw inside
+    a strategy costs less than a top-level one, where most of the values are cheaper.
+    """
+
+    def __init__(self, plan: Callable[[Draw[Any], int, _Tally], list[ExamplePlan]]) -> None:
+        self._plan = plan
+        self._count = 0
+        self._case = _Tally(0)
+        self._strategy = st.composite(lambda draw: self._plan(draw, self._count, self._case))()
+
+    def draw(self, data: st.DataObject, count: int, case: _Tally) -> list[ExamplePlan]:
+        """Plan ``count`` examples for ``case`` with values drawn from ``data``."""
+        self._count, self._case = count, case
+        return data.draw(self._strategy)
+
+
+def _answer_questions(
+    expected: Callable[[], psycopg.Connection], plans: list[tuple[ExamplePlan, sql.Identifier]]
+) -> list[tuple[ExamplePlan, sql.Identifier]]:
+    """Ask the expected database what the plans asked, and let them proceed, until done.
+
+    All the examples' questions go in one batch (one round trip); a plan that rejects
+    its example on an answer is dropped.
+    """
+    while any(plan.waiting for plan, _ in plans):
+        questions = Batch()
+        for plan, _ in plans:
+            questions.extend(plan.questions)
+            plan.questions = Batch()
+        if len(questions):
+            questions.run(expected())
+        going = []
+        for plan, name in plans:
+            try:
+                plan.proceed()
+            except Rejected:
+                continue
+            going.append((plan, name))
+        plans = going
+    return plans
+
+
+def _send(conn: psycopg.Connection, plans: list[ExamplePlan]) -> None:
+    """Send the examples in one batch, in a transaction (or savepoint) rolled back."""
+    batch = Batch()
+    idle = conn.info.transaction_status == pq.TransactionStatus.IDLE
+    outer = sql.Identifier("dbverify_round")
+    batch.add(sql.SQL("BEGIN") if idle else sql.SQL("SAVEPOINT {}").format(outer))
+    # Rolled back with the round's transaction, like everything it sets.
+    batch.add(sql.SQL(f"SET LOCAL lock_timeout = '{EXAMPLE_LOCK_TIMEOUT_MS}ms'"))
+    for plan in plans:
+        batch.extend(plan.batch)
+    batch.sync()
+    batch.add(sql.SQL("ROLLBACK") if idle else sql.SQL("ROLLBACK TO {}").format(outer))
+    batch.run(conn)
+
+
+def _conclude(run: VerificationRun, what: str, tally: _Tally) -> None:
+    """Raise what the examples found: the first failure, a lock, or nothing accepted."""
+    if tally.failure is not None:
+        if isinstance(tally.failure, psycopg.Error):
+            _database_error(what, tally.failure)
+        if isinstance(tally.failure, CannotGenerate | UnsupportedTypeError):
+            pytest.skip(f"{what}: {tally.failure}")
+        raise tally.failure
+    if len(tally.lock_waits) >= MAX_LOCK_WAITS:
+        _locked_out(what, tally.lock_waits[-1])
+    if tally.valid == 0:
+        pytest.fail(
+            f"{what}: no generated row was accepted by the database in "
+            f"{run.settings.examples} examples (CHECK constraints, unique values or partition "
+            "bounds the generator cannot see): register a strategy for the columns involved "
+            "(pytest_dbverify.strategies.register_column)",
+            pytrace=False,
+        )
+
+
+def _database_error(what: str, err: psycopg.Error) -> NoReturn:
+    """Turn an error the target raised into the check's outcome."""
+    if err.sqlstate == READ_ONLY_SQLSTATE:
+        pytest.skip(f"{what}: the target is read-only ({err.sqlstate}): write checks skipped")
+    if err.sqlstate == "42501":
+        pytest.fail(
+            f"{what}: the verifying role may not write here ({err.sqlstate} "
+            f"insufficient_privilege: {_first_line(err)}); grant it INSERT, UPDATE and "
+            "DELETE, or run with --dbverify-read-only",
+            pytrace=False,
+        )
+    raise err
+
+
+def _locked_out(what: str, error: psycopg.Error) -> NoReturn:
+    pytest.fail(
+        f"{what}: {MAX_LOCK_WAITS} examples in a row waited over "
+        f"{EXAMPLE_LOCK_TIMEOUT_MS} ms on locks held by other sessions "
+        f"({error.sqlstate}: {_first_line(error)}): a migration, LOCK TABLE "
+        "or long transaction holds the table; run the check again when it ends",
+        pytrace=False,
+    )
+
+
 def run_examples(
     run: VerificationRun, conn: psycopg.Connection, what: str, example: Example
 ) -> None:
-    """Run ``example`` for the configured number of hypothesis examples.
+    """Run ``example`` for the configured number of hypothesis examples, one at a time.
 
     ``what`` names the object for messages when no valid row can be generated.
     """
@@ -58,24 +309,12 @@ def run_examples(
     catalog = run.expected_catalog()
     lock_waits: list[psycopg.Error] = []
 
-    @settings(
-        max_examples=run.settings.examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-        report_multiple_bugs=False,
-    )
-    # Reproducible per check, without hypothesis hashing this closure's source (read and
-    # tokenized again for every check) to derive a seed and an example-database key.
+    @settings(_SETTINGS, max_examples=run.settings.examples)
     @seed(int.from_bytes(hashlib.blake2b(what.encode(), digest_size=8).digest()))
     @given(data=st.data())
     def one_example(data: st.DataObject) -> None:
         try:
-            with savepoint(conn, rollback=True):
-                # Deferred constraints would only fire at COMMIT, which never comes.
-                conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            with _example_savepoint(conn):
                 example(RowFactory(conn, catalog, data))
         except psycopg.Error as err:
             if err.sqlstate not in LOCK_WAIT_SQLSTATES or conn.broken:
@@ -89,42 +328,25 @@ def run_examples(
     one_example._hypothesis_internal_database_key = None  # type: ignore[attr-defined]
 
     try:
-        # Pipeline mode: statements whose result nobody reads yet (an example's
-        # ROLLBACK TO, the next one's SAVEPOINT and SET, ...) travel with the next one
-        # that is read, one round trip for several.
-        with conn.pipeline():
-            # Rolled back with the check's transaction, like everything it sets.
-            conn.execute(f"SET LOCAL lock_timeout = '{EXAMPLE_LOCK_TIMEOUT_MS}ms'")
-            one_example()
+        # Rolled back with the check's transaction, like everything it sets.
+        conn.execute(f"SET LOCAL lock_timeout = '{EXAMPLE_LOCK_TIMEOUT_MS}ms'")
+        one_example()
     except (CannotGenerate, UnsupportedTypeError) as err:
         pytest.skip(f"{what}: {err}")
     except _LockedOut as locked:
-        pytest.fail(
-            f"{what}: {MAX_LOCK_WAITS} examples in a row waited over "
-            f"{EXAMPLE_LOCK_TIMEOUT_MS} ms on locks held by other sessions "
-            f"({locked.error.sqlstate}: {_first_line(locked.error)}): a migration, LOCK TABLE "
-            "or long transaction holds the table; run the check again when it ends",
-            pytrace=False,
-        )
+        _locked_out(what, locked.error)
     except (Unsatisfiable, FailedHealthCheck):
-        pytest.fail(
-            f"{what}: no generated row was accepted by the database in "
-            f"{run.settings.examples} examples (CHECK constraints, unique values or partition "
-            "bounds the generator cannot see): register a strategy for the columns involved "
-            "(pytest_dbverify.strategies.register_column)",
-            pytrace=False,
-        )
+        _conclude(run, what, _Tally(run.settings.examples))
     except psycopg.Error as err:
-        if err.sqlstate == READ_ONLY_SQLSTATE:
-            pytest.skip(f"{what}: the target is read-only ({err.sqlstate}): write checks skipped")
-        if err.sqlstate == "42501":
-            pytest.fail(
-                f"{what}: the verifying role may not write here ({err.sqlstate} "
-                f"insufficient_privilege: {_first_line(err)}); grant it INSERT, UPDATE and "
-                "DELETE, or run with --dbverify-read-only",
-                pytrace=False,
-            )
-        raise
+        _database_error(what, err)
+
+
+@contextmanager
+def _example_savepoint(conn: psycopg.Connection) -> Iterator[None]:
+    with savepoint(conn, rollback=True):
+        # Deferred constraints would only fire at COMMIT, which never comes.
+        conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        yield
 
 
 class _LockedOut(Exception):
@@ -133,31 +355,6 @@ class _LockedOut(Exception):
     def __init__(self, error: psycopg.Error) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-def expect_error(
-    conn: psycopg.Connection,
-    sqlstate: str | tuple[str, ...],
-    statement: sql.Composed,
-    params: list[object],
-) -> psycopg.Error | None:
-    """Run ``statement`` in a savepoint; return the error if it has ``sqlstate``, else None.
-
-    ``sqlstate`` may list several codes (what one rule raises differs across versions).
-    An error with another SQLSTATE propagates: it is not what the check is about.
-    """
-    accepted = (sqlstate,) if isinstance(sqlstate, str) else sqlstate
-    try:
-        with savepoint(conn):
-            conn.execute(statement, params)
-            settle(conn)
-    except psycopg.Error as err:
-        if err.sqlstate in accepted:
-            return err
-        if err.sqlstate in REJECTABLE:  # another constraint objected: try another example
-            reject()
-        raise
-    return None
 
 
 def _first_line(err: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""Insert generated rows into the target, parents first, inside the caller's transaction.
+"""Generated rows of any table, parents first, inserted inside the caller's transaction.
 
 Every row a check touches is one it inserted here, in a transaction the check rolls
 back: that is how the verifier never changes data it did not write. Values come from
@@ -6,31 +6,37 @@ the hypothesis strategies (:mod:`pytest_dbverify.strategies`); foreign-key colum
 filled from parent rows inserted first, in dependency order. A cycle is broken through
 a nullable edge (left NULL) or a deferrable one (the parent's key is drawn up front and
 the constraint deferred until the parent exists).
+
+:class:`RowPlanner` plans the inserts on an example plan (:mod:`pytest_dbverify.plans`):
+a child takes its parent's key as a reference the server resolves, so a whole example
+is sent at once. :class:`RowFactory`, for your own properties, runs each call at once
+and returns rows as stored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from hypothesis import reject
 from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from pytest_dbverify.batch import Batch
 from pytest_dbverify.catalog import Catalog, Column, Constraint, Table, TableName
 from pytest_dbverify.errors import DbverifyError
-from pytest_dbverify.names import quoted
-from pytest_dbverify.savepoints import savepoint, settle
-from pytest_dbverify.strategies import StrategyRegistry, column_values, rows_for
+from pytest_dbverify.plans import ExamplePlan, LockWait, PlannedRow, Rejected, resolved
+from pytest_dbverify.savepoints import savepoint
+from pytest_dbverify.strategies import StrategyRegistry, key_values, rows_for
 
-# A generated row the database refuses for reasons the generator cannot see coming
-# (a CHECK it could not derive, a value that collides with an existing row, a partition
-# bound, a generated column's arithmetic overflowing): draw another example instead.
-REJECTABLE = frozenset({"23514", "23505", "23P01", "22003"})
+T = TypeVar("T")
+Draw = Callable[[SearchStrategy[T]], T]
+
 _MAX_DEPTH = 12
 # Types PostgreSQL cannot compare with "=": compared as text, or not at all.
 NO_EQUALITY = frozenset(
@@ -42,43 +48,6 @@ class CannotGenerate(DbverifyError):
     """No row can be generated for a table; the message says why and what would help."""
 
 
-class RowDropped(AssertionError):
-    """An INSERT reported success but returned no row: a trigger or rule swallowed it."""
-
-
-def insert_statement(
-    table: Table, columns: Iterable[str], *, overriding: bool = False
-) -> sql.Composed:
-    """Return ``INSERT ... RETURNING tableoid, ctid, *``, each value cast to its column type.
-
-    ``overriding`` writes identity ALWAYS columns too (``OVERRIDING SYSTEM VALUE``).
-    """
-    names = list(columns)
-    if not names:
-        return sql.SQL("INSERT INTO {} DEFAULT VALUES RETURNING tableoid, ctid, *").format(
-            quoted(table.name)
-        )
-    casts = [
-        sql.SQL("{}::{}").format(sql.Placeholder(), sql.SQL(table.column(name).type.sql))
-        for name in names
-    ]
-    return sql.SQL("INSERT INTO {} ({}) {}VALUES ({}) RETURNING tableoid, ctid, *").format(
-        quoted(table.name),
-        sql.SQL(", ").join(map(sql.Identifier, names)),
-        sql.SQL("OVERRIDING SYSTEM VALUE " if overriding else ""),
-        sql.SQL(", ").join(casts),
-    )
-
-
-def address(stored: Mapping[str, Any]) -> list[Any]:
-    """Return ``[tableoid, ctid]`` of a row returned by :func:`insert_statement`.
-
-    The address finds the row again whatever its key (or lack of one); no user column can
-    be called ``tableoid`` or ``ctid``, so the names never collide.
-    """
-    return [stored["tableoid"], stored["ctid"]]
-
-
 def as_parameter(value: Any, column: Column) -> Any:
     """Return a value read back from ``column`` in a form psycopg can send again."""
     if column.type.base in ("json", "jsonb") and not column.type.is_array and value is not None:
@@ -86,18 +55,13 @@ def as_parameter(value: Any, column: Column) -> Any:
     return value
 
 
-def describe_values(values: Mapping[str, Any]) -> str:
-    """Return ``col=value, ...`` for a failure message (values are generated, not secret)."""
-    return ", ".join(f"{name}={value!r}" for name, value in values.items())
-
-
 @dataclass
-class RowFactory:
-    """Generates and inserts rows of any table of ``catalog`` through ``conn``."""
+class RowPlanner:
+    """Plans generated rows of any table of ``catalog`` on ``plan``, parents first."""
 
-    conn: psycopg.Connection
+    plan: ExamplePlan
     catalog: Catalog
-    data: st.DataObject
+    draw: Draw[Any]
     registry: StrategyRegistry | None = None
     _stack: list[tuple[TableName, dict[str, Any]]] = field(default_factory=list)
     _deferred: dict[TableName, list[tuple[Table, dict[str, Any]]]] = field(default_factory=dict)
@@ -111,18 +75,22 @@ class RowFactory:
         include: Iterable[str] = (),
         linked: Iterable[str] = (),
         parents: bool = True,
+        minimal: bool = False,
     ) -> dict[str, Any]:
-        """Return values for a new row of ``table``, inserting the parents it references.
+        """Return values for a new row of ``table``, planning the parents it references.
 
         ``include`` names columns that must get a generated value even if they could be
         left to their defaults; ``linked`` names foreign-key columns that must reference a
         real parent row even where they may be NULL. With ``parents=False`` no parent is
         inserted: NOT NULL foreign-key columns are drawn like any other, and reference
         nothing (for a row that must be refused before its foreign keys are checked).
+        ``minimal`` draws only the columns a row cannot do without (see
+        :func:`pytest_dbverify.strategies.rows_for`), as for every parent.
+        A parent's key is a :class:`pytest_dbverify.plans.Ref` until the batch has run.
         """
         overrides = dict(overrides or {})
         # A parent made for a child's reference only has to exist: draw what it needs.
-        parent = bool(self._stack)
+        minimal = minimal or bool(self._stack)
         if len(self._stack) > _MAX_DEPTH:
             raise CannotGenerate(f"{table.name}: foreign keys nest deeper than {_MAX_DEPTH}")
         if parents:
@@ -139,15 +107,12 @@ class RowFactory:
         wanted = [
             name for name in [*include, *overrides, *references] if table.column(name).insertable
         ]
-        drawn = self.data.draw(
-            rows_for(table, registry=self.registry, columns=wanted, minimal=parent),
-            label=str(table.name),
-        )
+        drawn = self.draw(rows_for(table, registry=self.registry, columns=wanted, minimal=minimal))
         return {**drawn, **references, **overrides}
 
     @contextmanager
     def attempt(self) -> Iterator[None]:
-        """Undo everything the block writes when it ends: the rows, and this factory's plans.
+        """Undo everything the block writes when it ends: the rows, and this planner's plans.
 
         For a statement expected to fail (an orphan, a duplicate) and the parents made for
         it: a parent inserted to close a cycle would otherwise wait for a row that never
@@ -158,42 +123,24 @@ class RowFactory:
             self._deferring,
         )
         try:
-            with savepoint(self.conn, rollback=True):
+            with self.plan.savepoint():
                 yield
         finally:
             self._deferred, self._deferring = saved
 
-    def insert(self, table: Table, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Insert a new row of ``table`` and return it as stored (``RETURNING *``)."""
-        values = self.values(table, overrides)
-        return self.insert_values(table, values)
+    def insert(
+        self, table: Table, overrides: Mapping[str, Any] | None = None, *, minimal: bool = False
+    ) -> PlannedRow:
+        """Plan a new row of ``table`` (and its parents); return it, to reference."""
+        return self.insert_values(table, self.values(table, overrides, minimal=minimal))
 
-    def insert_values(self, table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Insert exactly ``values``; a refusal nobody could foresee rejects the example."""
-        overriding = any(table.column(name).identity == "always" for name in values)
-        statement = insert_statement(table, values, overriding=overriding)
-        # No savepoint of its own (two round trips saved per row): a refusal ends the
-        # example, whose savepoint the caller rolls back.
-        try:
-            cursor = self.conn.execute(statement, list(values.values()))
-            settle(self.conn)  # in pipeline mode, where an error surfaces
-            row = cursor.fetchone()
-        except psycopg.Error as err:
-            if err.sqlstate in REJECTABLE:
-                reject()
-            raise
-        names = [column.name for column in cursor.description or []]
-        if row is None:
-            raise RowDropped(
-                f"INSERT INTO {table.name} reported success but stored no row "
-                f"({describe_values(values)}): a BEFORE trigger returning NULL or a "
-                "DO INSTEAD rule swallows inserts"
-            )
-        stored = dict(zip(names, row, strict=True))
+    def insert_values(self, table: Table, values: Mapping[str, Any]) -> PlannedRow:
+        """Plan the insert of exactly ``values``; a refusal nobody could foresee rejects."""
+        row = self.plan.insert(table, values)
         # Parents promised through a deferred reference: insert them now, pointing back.
         for parent, key in self._deferred.pop(table.name, []):
             back = {
-                column: stored[ref]
+                column: row.ref(ref)
                 for fk in parent.foreign_keys
                 if fk.ref_table == table.name
                 for column, ref in zip(fk.columns, fk.ref_columns, strict=True)
@@ -201,9 +148,16 @@ class RowFactory:
             self.insert(parent, {**back, **key})
         if self._deferring and not self._stack:
             # The cycle is closed: check it now, and let the checks see every rule at once.
-            self.conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            self.plan.execute(sql.SQL("SET CONSTRAINTS ALL IMMEDIATE"))
             self._deferring = False
-        return stored
+        return row
+
+    def draw_key(self, parent: Table, fk: Constraint) -> dict[str, Any]:
+        """Draw values (never NULL) for the columns of ``parent`` that ``fk`` references."""
+        return {
+            ref: self.draw(key_values(parent, ref, registry=self.registry))
+            for ref in fk.ref_columns
+        }
 
     def _references(
         self, table: Table, overrides: Mapping[str, Any], linked: set[str]
@@ -242,7 +196,9 @@ class RowFactory:
             self._deferred.setdefault(table.name, []).append((parent, key))
             return {c: key[r] for c, r in zip(fk.columns, fk.ref_columns, strict=True)}
         row = self.insert(parent)
-        return {column: row[ref] for column, ref in zip(fk.columns, fk.ref_columns, strict=True)}
+        return {
+            column: row.ref(ref) for column, ref in zip(fk.columns, fk.ref_columns, strict=True)
+        }
 
     def _break_cycle(self, table: Table, fk: Constraint, parent: Table) -> dict[str, Any]:
         if not fk.deferrable:
@@ -265,19 +221,9 @@ class RowFactory:
         self._defer(table, fk)
         return {column: key[ref] for column, ref in zip(fk.columns, fk.ref_columns, strict=True)}
 
-    def draw_key(self, parent: Table, fk: Constraint) -> dict[str, Any]:
-        """Draw values (never NULL) for the columns of ``parent`` that ``fk`` references."""
-        return {
-            ref: self.data.draw(
-                column_values(parent, ref, registry=self.registry).filter(lambda v: v is not None),
-                label=f"{parent.name}.{ref}",
-            )
-            for ref in fk.ref_columns
-        }
-
     def _defer(self, table: Table, fk: Constraint) -> None:
         self._deferring = True
-        self.conn.execute(
+        self.plan.execute(
             sql.SQL("SET CONSTRAINTS {} DEFERRED").format(
                 sql.Identifier(table.name.schema, fk.name)
             )
@@ -301,6 +247,84 @@ class RowFactory:
                     except KeyError:
                         continue
         return False
+
+
+class RowFactory:
+    """Generates and inserts rows of any table of ``catalog`` through ``conn``, at once.
+
+    For your own properties (the ``dbverify_examples`` fixture): each call runs what it
+    planned before it returns, so rows come back as stored.
+    """
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        catalog: Catalog,
+        data: st.DataObject,
+        registry: StrategyRegistry | None = None,
+    ) -> None:
+        self.conn = conn
+        self.data = data
+        self._planner = RowPlanner(ExamplePlan(Batch()), catalog, data.draw, registry)
+
+    def values(
+        self,
+        table: Table,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        include: Iterable[str] = (),
+        linked: Iterable[str] = (),
+        parents: bool = True,
+    ) -> dict[str, Any]:
+        """Return values for a new row of ``table``, inserting the parents it references.
+
+        See :meth:`RowPlanner.values`; parent keys come back as stored.
+        """
+        values = self._planner.values(
+            table, overrides, include=include, linked=linked, parents=parents
+        )
+        self._run()
+        return resolved(values)
+
+    def insert(self, table: Table, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Insert a new row of ``table`` and return it as stored (``RETURNING *``)."""
+        return self._stored(self._planner.insert(table, overrides))
+
+    def insert_values(self, table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Insert exactly ``values``; a refusal nobody could foresee rejects the example."""
+        return self._stored(self._planner.insert_values(table, values))
+
+    def draw_key(self, parent: Table, fk: Constraint) -> dict[str, Any]:
+        """Draw values (never NULL) for the columns of ``parent`` that ``fk`` references."""
+        return self._planner.draw_key(parent, fk)
+
+    @contextmanager
+    def attempt(self) -> Iterator[None]:
+        """Undo everything the block writes when it ends (see :meth:`RowPlanner.attempt`)."""
+        planner = self._planner
+        saved = ({name: list(p) for name, p in planner._deferred.items()}, planner._deferring)
+        try:
+            with savepoint(self.conn, rollback=True):
+                yield
+        finally:
+            planner._deferred, planner._deferring = saved
+
+    def _stored(self, row: PlannedRow) -> dict[str, Any]:
+        self._run()
+        assert row.stored is not None  # the verdict raised otherwise
+        return row.stored
+
+    def _run(self) -> None:
+        """Send what was planned, and judge it: a refusal rejects, a lock wait raises."""
+        plan = self._planner.plan
+        self._planner.plan = ExamplePlan(Batch())
+        plan.batch.run(self.conn)
+        try:
+            plan.verdict()
+        except Rejected:
+            reject()
+        except LockWait as waited:
+            raise waited.error from None
 
 
 def _required_reference_columns(table: Table) -> list[str]:

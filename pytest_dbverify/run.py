@@ -14,8 +14,9 @@ import gc
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -68,6 +69,9 @@ _GENERATED_FROM_CATALOGS = frozenset(
     {"crud", "keys", "foreign_keys", "not_null", "check_constraints", "indexes", "drift", "data"}
 )
 _TARGET_KEY = "dbverify_target"
+# A connection kept between checks idle longer than this goes back to the pool, whose
+# check on the next loan finds out whether a proxy or idle_session_timeout closed it.
+_KEEP_LENT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class VerificationRun:
         self._target_catalog_read: Future[Catalog] | None = None
         self._checked_tables: list[Table] | None = None
         self._oracle: psycopg.Connection | None = None
+        self._lent: tuple[GuardedConnection, float] | None = None  # see checks_connection
         self._round_trip: Future[RoundTrip] | None = None
         self._data_scan: dict[str, Finding] | None = None
         self.data_scan_seconds = 0.0
@@ -284,6 +289,9 @@ class VerificationRun:
         if self._round_trip is not None:
             wait([self._round_trip])  # it drops its database on a server stopped below
         if self._pool is not None:
+            if self._lent is not None:
+                self._pool.putconn(self._lent[0])
+                self._lent = None
             self._pool.close()
             self._pool = None
         if self._oracle is not None:
@@ -308,6 +316,28 @@ class VerificationRun:
             self.pool_note = slots.note
             self._pool = open_pool(self.target, self.settings, max_size=slots.got)
         return self._pool
+
+    @contextmanager
+    def checks_connection(self) -> Iterator[GuardedConnection]:
+        """Lend a built-in check a pooled connection, idle, kept for the next check.
+
+        The pool checks a connection at every loan (a round trip): one kept from the
+        check before is used again while it is fresh. One that broke, or was left in a
+        transaction, goes back to the pool, which replaces or resets it.
+        """
+        pool = self.pool()
+        lent, self._lent = self._lent, None
+        if lent is not None and time.monotonic() - lent[1] > _KEEP_LENT_SECONDS:
+            pool.putconn(lent[0])  # idle long enough for a proxy to have dropped it
+            lent = None
+        conn = lent[0] if lent is not None else pool.getconn()
+        try:
+            yield conn
+        finally:
+            if conn.broken or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                pool.putconn(conn)
+            else:
+                self._lent = (conn, time.monotonic())
 
     def expected_catalog(self) -> Catalog:
         """Return the expected schema's catalog (from the migrations), loaded once per process."""

@@ -69,6 +69,7 @@ __all__ = [
     "UnsupportedTypeError",
     "default_registry",
     "elements_are_domain",
+    "key_values",
     "qualified_column_name",
     "refuses_null",
     "register_column",
@@ -548,15 +549,23 @@ def _timetzs(ctype: ColumnType, bounds: ColumnBounds) -> SearchStrategy[Any]:
 
 
 _JSON_TEXT: Final = st.text(_CHARACTERS, max_size=10)  # jsonb refuses \u0000
-_JSON_VALUES: Final = st.recursive(
+_JSON_SCALARS: Final = (
     st.none()
     | st.booleans()
     | st.integers(-(2**63), 2**63 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
-    | _JSON_TEXT,
-    # Nesting and every JSON type, in few leaves: a big document costs draws, not power.
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_JSON_TEXT, inner, max_size=3),
-    max_leaves=5,
+    | _JSON_TEXT
+)
+
+
+def _json_containers(inner: SearchStrategy[Any]) -> SearchStrategy[Any]:
+    return st.lists(inner, max_size=3) | st.dictionaries(_JSON_TEXT, inner, max_size=3)
+
+
+# Every JSON type, nested two deep, in few values: a big document costs draws, not power.
+# Spelled out rather than st.recursive, which costs three times as much to draw.
+_JSON_VALUES: Final = _JSON_SCALARS | _json_containers(
+    _JSON_SCALARS | _json_containers(_JSON_SCALARS)
 )
 
 
@@ -781,6 +790,30 @@ def column_values(
     """
     registry = default_registry if registry is None else registry
     return _column_values(table, name, registry, registry.generation)
+
+
+def key_values(
+    table: Table, name: str, *, registry: StrategyRegistry | None = None
+) -> SearchStrategy[Any]:
+    """Return :func:`column_values` that can be a key's: never NULL, nor an empty range.
+
+    NULL never equals anything, and an empty range overlaps nothing: neither collides
+    with another row, or matches a parent's key.
+    """
+    registry = default_registry if registry is None else registry
+    return _key_values(table, name, registry, registry.generation)
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_values(
+    table: Table, name: str, registry: StrategyRegistry, generation: int
+) -> SearchStrategy[Any]:
+    # Cached: a strategy built anew is validated anew, at every example that draws it.
+    return _column_values(table, name, registry, generation).filter(_keyable)
+
+
+def _keyable(value: Any) -> bool:
+    return value is not None and not getattr(value, "isempty", False)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -22,10 +22,10 @@ from psycopg import sql
 from pytest_dbverify.catalog import Constraint, Index, Table
 from pytest_dbverify.names import fk_id, quoted, short_name
 from pytest_dbverify.run import VerificationRun, get_run
-from pytest_dbverify.savepoints import savepoint
 
 if TYPE_CHECKING:
-    from pytest_dbverify.rows import RowFactory
+    from pytest_dbverify.plans import PlannedRow
+    from pytest_dbverify.rows import RowPlanner
 
 pytestmark = pytest.mark.dbverify
 
@@ -71,9 +71,7 @@ def test_index_valid(index: tuple[Table, Index], dbverify_run: VerificationRun) 
     )
 
 
-def test_index_consistent(
-    index: tuple[Table, Index], dbverify_conn: psycopg.Connection, dbverify_run: VerificationRun
-) -> None:
+def test_index_consistent(index: tuple[Table, Index], dbverify_run: VerificationRun) -> None:
     """A lookup on a generated key finds the same rows by index scan and by heap scan.
 
     Both lookups are bounded to the heap page that holds the inserted row (a TID range):
@@ -82,57 +80,88 @@ def test_index_consistent(
     Checking every page is amcheck's job, whose cost grows with the data.
     """
     # Imported here, not at collection: hypothesis and the generators load on first use.
-    from hypothesis import reject
-
-    from pytest_dbverify.properties import run_examples
-    from pytest_dbverify.rows import address
+    from pytest_dbverify.plans import Rejected
+    from pytest_dbverify.properties import run_planned
 
     table, expected = index
+    with dbverify_run.checks_connection() as conn:
+        index_used = _index_used(conn, _lookup(table, expected, _EXPLAINED))
+        if index_used is None:
+            pytest.skip(
+                f"index {expected.name} on {table.name}: the planner answers no key lookup "
+                "with an index scan here, so its consistency cannot be observed (amcheck can)"
+            )
+
+        def example(rows: RowPlanner) -> None:
+            key_columns = [c for c in expected.columns if c]
+            foreign = {c for fk in table.foreign_keys for c in fk.columns}
+            drawn = [c for c in key_columns if c not in foreign and table.column(c).insertable]
+            # What a partial index's predicate or an expression key reads, too.
+            read = table.mentioned(
+                " ".join(e for e in (expected.predicate, *expected.expressions) if e)
+            )
+            values = rows.values(table, include=[*drawn, *read], linked=key_columns, minimal=True)
+            row = rows.insert_values(table, values)
+            lookup = _lookup(table, expected, _on_page_of(row))
+            rows.plan.execute(INDEX_SCANS_ONLY)
+            by_index = rows.plan.execute(lookup)
+            rows.plan.execute(NO_INDEX_SCANS)
+            by_heap = rows.plan.execute(lookup)
+
+            @rows.plan.judge
+            def consistent() -> None:
+                stored = row.stored or {}
+                if any(stored.get(column) is None for column in key_columns):
+                    raise Rejected('"=" never finds a NULL key: draw a row with the key set')
+                if not by_heap.rows:
+                    raise Rejected("an expression key that is NULL for this row")
+                assert by_index.rows == by_heap.rows, (
+                    f"index {index_used} on {table.name} is inconsistent with its table: a "
+                    f"lookup found {len(by_index.rows)} rows through the index and "
+                    f"{len(by_heap.rows)} in the heap (corruption, or a collation change): "
+                    "REINDEX it"
+                )
+
+        run_planned(dbverify_run, conn, f"index {expected.name} on {table.name}", example)
+
+
+def _lookup(table: Table, index: Index, page: tuple[sql.Composable, ...]) -> sql.Composed:
+    """Return the rows on one heap page whose key equals the key of one row of that page.
+
+    ``page`` is the row's ``tableoid``, its ``ctid``, and the page's first and next tids.
+    "=" on the key (row-wise), which a btree answers; the row's own key, from the row
+    itself, so expression keys need no evaluation here.
+    """
     keys = sql.SQL(", ").join(
         sql.SQL(expression) if expression else sql.Identifier(column or "")
-        for column, expression in zip(expected.columns, expected.expressions, strict=True)
+        for column, expression in zip(index.columns, index.expressions, strict=True)
     )
-    # "=" on the key (row-wise), which a btree answers; the new row's own key, from the
-    # row itself, so expression keys need no evaluation here.
-    lookup = sql.SQL(
-        "SELECT ctid::text FROM {t} WHERE ({k}) = (SELECT {k} FROM {t} WHERE tableoid = %s "
-        "AND ctid = %s){p} AND ctid >= %s::tid AND ctid < %s::tid ORDER BY 1"
+    return sql.SQL(
+        "SELECT ctid::text FROM {t} WHERE ({k}) = (SELECT {k} FROM {t} WHERE tableoid = {} "
+        "AND ctid = {}){p} AND ctid >= {} AND ctid < {} ORDER BY 1"
     ).format(
+        *page,
         t=quoted(table.name),
         k=keys,
-        p=sql.SQL(f" AND ({expected.predicate})") if expected.predicate else sql.SQL(""),
+        p=sql.SQL(f" AND ({index.predicate})") if index.predicate else sql.SQL(""),
     )
-    index_used = _index_used(dbverify_conn, lookup)
-    if index_used is None:
-        pytest.skip(
-            f"index {expected.name} on {table.name}: the planner answers no key lookup with "
-            "an index scan here, so its consistency cannot be observed (amcheck can)"
-        )
 
-    def example(rows: RowFactory) -> None:
-        key_columns = [c for c in expected.columns if c]
-        foreign = {c for fk in table.foreign_keys for c in fk.columns}
-        drawn = [c for c in key_columns if c not in foreign and table.column(c).insertable]
-        values = rows.values(table, include=drawn, linked=key_columns)
-        stored = rows.insert_values(table, values)
-        locator = address(stored)
-        if any(stored.get(column) is None for column in expected.columns if column):
-            reject()  # "=" never finds a NULL key: draw a row with the key set
-        page = int(str(locator[1]).strip("()").split(",")[0])
-        params = [*locator, f"({page},0)", f"({page + 1},0)"]
-        dbverify_conn.execute(INDEX_SCANS_ONLY)
-        by_index = dbverify_conn.execute(lookup, params).fetchall()
-        dbverify_conn.execute(NO_INDEX_SCANS)
-        by_heap = dbverify_conn.execute(lookup, params).fetchall()
-        if not by_heap:
-            reject()  # an expression key that is NULL for this row
-        assert by_index == by_heap, (
-            f"index {index_used} on {table.name} is inconsistent with its table: a lookup "
-            f"found {len(by_index)} rows through the index and {len(by_heap)} in the heap "
-            "(corruption, or a collation change): REINDEX it"
-        )
 
-    run_examples(dbverify_run, dbverify_conn, f"index {expected.name} on {table.name}", example)
+# A lookup to EXPLAIN: on page 0, for a row of no table.
+_EXPLAINED = tuple(map(sql.SQL, ("0::oid", "'(0,0)'::tid", "'(0,0)'::tid", "'(1,0)'::tid")))
+
+
+def _on_page_of(row: PlannedRow) -> tuple[sql.Composable, ...]:
+    from pytest_dbverify.plans import sql_value
+
+    ctid = sql_value(row.ref("ctid"), "tid")
+    page = sql.SQL("(({})::text::point)[0]::bigint").format(ctid)
+    return (
+        sql_value(row.ref("tableoid"), "oid"),
+        ctid,
+        sql.SQL("('(' || {} || ',0)')::tid").format(page),
+        sql.SQL("('(' || {} + 1 || ',0)')::tid").format(page),
+    )
 
 
 _SCANS = ("enable_seqscan", "enable_bitmapscan", "enable_tidscan")
@@ -162,11 +191,9 @@ NO_INDEX_SCANS = _planner(index_scan=False)
 
 def _index_used(conn: psycopg.Connection, lookup: sql.Composed) -> str | None:
     """Return the index the planner scans for ``lookup`` when it may scan only indexes."""
-    with savepoint(conn, rollback=True):
+    with conn.transaction(force_rollback=True):
         conn.execute(INDEX_SCANS_ONLY)
-        plan = conn.execute(
-            sql.SQL("EXPLAIN (FORMAT JSON) {}").format(lookup), [0, "(0,0)", "(0,0)", "(1,0)"]
-        ).fetchone()
+        plan = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(lookup)).fetchone()
     names = list(_index_names(plan[0] if plan else []))
     return names[0] if names else None
 

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 import pytest
 from psycopg import sql
 
 from pytest_dbverify.catalog import Table
-from pytest_dbverify.names import short_name
+from pytest_dbverify.names import quoted, short_name
 from pytest_dbverify.run import VerificationRun, get_run
 
 if TYPE_CHECKING:
-    from pytest_dbverify.rows import RowFactory
+    from pytest_dbverify.batch import Answer
+    from pytest_dbverify.plans import PlannedRow
+    from pytest_dbverify.rows import RowPlanner
 
 pytestmark = pytest.mark.dbverify
 
@@ -53,7 +52,7 @@ def unique_rules(table: Table) -> list[UniqueRule]:
             columns = tuple(c for c in index.columns if c is not None)
             for expression in index.expressions:
                 if expression:
-                    columns += tuple(_columns_in(expression, table))
+                    columns += tuple(table.mentioned(expression))
             rules.append(UniqueRule(index.name, tuple(dict.fromkeys(columns)), UNIQUE_VIOLATION,
                                     predicate=index.predicate,
                                     nulls_not_distinct=index.nulls_not_distinct))  # fmt: skip
@@ -70,61 +69,65 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def test_unique_enforced(
     unique_rule: tuple[Table, UniqueRule],
-    dbverify_conn: psycopg.Connection,
     dbverify_run: VerificationRun,
 ) -> None:
     """A second row with the same key is rejected (23505, or 23P01 for an exclusion)."""
     # Imported here, not at collection: hypothesis and the generators load on first use.
-    from hypothesis import reject
-
-    from pytest_dbverify.properties import expect_error, run_examples
-    from pytest_dbverify.rows import describe_values, insert_statement
-    from pytest_dbverify.strategies import column_values
+    from pytest_dbverify.plans import Rejected, describe_values, expected_error, insert_statement
+    from pytest_dbverify.properties import run_planned
+    from pytest_dbverify.strategies import key_values
 
     table, rule = unique_rule
     names = _rule_names(dbverify_run, table, rule)
 
-    def example(rows: RowFactory) -> None:
+    def example(rows: RowPlanner) -> None:
         references = {c for fk in table.foreign_keys for c in fk.columns}
         filled = {
-            c: rows.data.draw(
-                # NULL never collides, and an empty range overlaps nothing.
-                column_values(table, c).filter(
-                    lambda v: v is not None and not getattr(v, "isempty", False)
-                ),
-                label=c,
-            )
+            c: rows.draw(key_values(table, c))
             for c in rule.columns
             if table.column(c).insertable and c not in references
         }
-        first = rows.insert_values(table, rows.values(table, filled, linked=rule.columns))
-        if rule.predicate and not _satisfies(dbverify_conn, table, rule.predicate, first):
-            reject()  # the partial index does not cover this row
-        copied = {c: first[c] for c in rule.columns}
-        duplicate = rows.values(table, overrides={**_differing(rows, table, rule, first), **copied})
+        # A partial index's predicate reads columns a minimal row would leave to defaults.
+        covered = table.mentioned(rule.predicate) if rule.predicate else []
+        first = rows.insert_values(
+            table,
+            rows.values(table, filled, include=covered, linked=rule.columns, minimal=True),
+        )
+        if rule.predicate:
+            under = rows.plan.execute(_satisfies(table, rule.predicate, first))
+            rows.plan.judge(lambda: _covered(under))
+        copied = {c: first.ref(c) for c in rule.columns}
+        duplicate = rows.values(
+            table, overrides={**_differing(rows, table, rule, first), **copied}, minimal=True
+        )
         if rule.predicate:  # the duplicate must fall under the predicate too
             duplicate = {
                 **duplicate,
                 **{
-                    c: first[c]
-                    for c in _columns_in(rule.predicate, table)
+                    c: first.ref(c)
+                    for c in table.mentioned(rule.predicate)
                     if table.column(c).insertable
                 },
             }
         overriding = any(table.column(c).identity == "always" for c in duplicate)
-        statement = insert_statement(table, duplicate, overriding=overriding)
-        error = expect_error(dbverify_conn, rule.sqlstate, statement, list(duplicate.values()))
-        assert error is not None, (
-            f"{rule.name} on {table.name} is not enforced: a duplicate of "
-            f"({describe_values(copied)}) was accepted; expected {rule.sqlstate}"
-        )
-        if error.diag.constraint_name not in names:
-            # The copy collides with the first row under another rule too (both drew the
-            # same primary key): nothing is shown about this rule, so draw again. If the
-            # rule is missing, examples where only the rule could object show it.
-            reject()
+        with rows.plan.savepoint():
+            insert = rows.plan.attempt(insert_statement(table, duplicate, overriding=overriding))
 
-    run_examples(dbverify_run, dbverify_conn, f"{rule.name} on {table.name}", example)
+        @rows.plan.judge
+        def refused() -> None:
+            error = expected_error(insert, rule.sqlstate)
+            assert error is not None, (
+                f"{rule.name} on {table.name} is not enforced: a duplicate of "
+                f"({describe_values(copied)}) was accepted; expected {rule.sqlstate}"
+            )
+            if error.diag.constraint_name not in names:
+                # The copy collides with the first row under another rule too (both drew
+                # the same primary key): nothing is shown about this rule, so draw again.
+                # If the rule is missing, examples where only the rule could object show it.
+                raise Rejected("the duplicate broke another rule")
+
+    with dbverify_run.checks_connection() as conn:
+        run_planned(dbverify_run, conn, f"{rule.name} on {table.name}", example)
 
 
 def _rule_names(run: VerificationRun, table: Table, rule: UniqueRule) -> set[str | None]:
@@ -137,15 +140,14 @@ def _rule_names(run: VerificationRun, table: Table, rule: UniqueRule) -> set[str
 
 
 def _differing(
-    rows: RowFactory, table: Table, rule: UniqueRule, first: dict[str, Any]
+    rows: RowPlanner, table: Table, rule: UniqueRule, first: PlannedRow
 ) -> dict[str, Any]:
     """Return values that keep the copy of ``first`` clear of the table's other unique rules.
 
-    One column of each other rule gets a value unlike the first row's, so only ``rule``
-    can object to the copy.
+    One column of each other rule gets a value unlike the one the first row was sent
+    with, so only ``rule`` can object to the copy (a value left to a default differs
+    anyway, or the copy collides there too and the example is drawn again).
     """
-    from pytest_dbverify.strategies import column_values
-
     references = {c for fk in table.foreign_keys for c in fk.columns}
     chosen: dict[str, Any] = {}
     for other in unique_rules(table):
@@ -159,14 +161,20 @@ def _differing(
         if any(c not in rule.columns and _fresh_by_default(table, c) for c in other.columns):
             continue  # an identity or serial column left to its sequence differs anyway
         column = free[0]
-        chosen[column] = rows.data.draw(
-            column_values(table, column).filter(_other_than(first.get(column))), label=column
-        )
+        chosen[column] = _other_than(rows, table, column, first.values.get(column))
     return chosen
 
 
-def _other_than(old: Any) -> Callable[[Any], bool]:
-    return lambda value: value is not None and value != old
+def _other_than(rows: RowPlanner, table: Table, column: str, old: Any) -> Any:
+    """Draw a value of ``column`` other than ``old`` (a few tries, as a filter would)."""
+    from pytest_dbverify.plans import Rejected
+    from pytest_dbverify.strategies import key_values
+
+    for _ in range(3):
+        value = rows.draw(key_values(table, column))
+        if value != old:
+            return value
+    raise Rejected(f"{table.name}.{column} drew {old!r} three times")
 
 
 def _fresh_by_default(table: Table, name: str) -> bool:
@@ -174,28 +182,17 @@ def _fresh_by_default(table: Table, name: str) -> bool:
     return bool(column.identity) or (column.default or "").startswith("nextval(")
 
 
-def _satisfies(conn: psycopg.Connection, table: Table, predicate: str, row: dict[str, Any]) -> bool:
-    columns = [c.name for c in table.columns]
-    values = sql.SQL(", ").join(
-        sql.SQL("%s::{} AS {}").format(sql.SQL(table.column(c).type.sql), sql.Identifier(c))
-        for c in columns
+def _satisfies(table: Table, predicate: str, row: PlannedRow) -> sql.Composable:
+    """Return whether the stored ``row`` falls under a partial index's predicate."""
+    from pytest_dbverify.plans import locator_where
+
+    return sql.SQL("SELECT ({}) FROM {} AS {} WHERE {}").format(
+        sql.SQL(predicate), quoted(table.name), sql.Identifier(table.name.name), locator_where(row)
     )
-    result = conn.execute(
-        sql.SQL("SELECT ({}) FROM (SELECT {}) AS {}").format(
-            sql.SQL(predicate), values, sql.Identifier(table.name.name)
-        ),
-        [row[c] for c in columns],
-    ).fetchone()
-    return bool(result and result[0])
 
 
-def _columns_in(expression: str, table: Table) -> list[str]:
-    """Return the table's columns an expression mentions (quoted or bare)."""
-    found = []
-    for column in table.columns:
-        quoted_name = '"' + column.name.replace('"', '""') + '"'
-        if quoted_name in expression or re.search(
-            rf"(?<![\w\"]){re.escape(column.name)}(?![\w\"])", expression
-        ):
-            found.append(column.name)
-    return found
+def _covered(answer: Answer) -> None:
+    from pytest_dbverify.plans import Rejected
+
+    if answer.ran and not (answer.rows and answer.rows[0][0]):
+        raise Rejected("the partial index does not cover this row")

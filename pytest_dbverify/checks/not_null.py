@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import psycopg
 import pytest
+from psycopg import sql
 
 from pytest_dbverify.catalog import Column, Table
 from pytest_dbverify.names import short_name
 from pytest_dbverify.run import VerificationRun, get_run
-from pytest_dbverify.savepoints import savepoint, settle
 
 if TYPE_CHECKING:
-    from pytest_dbverify.rows import RowFactory
+    from pytest_dbverify.rows import RowPlanner
 
 pytestmark = pytest.mark.dbverify
 
@@ -36,15 +35,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def test_not_null_enforced(
     not_null_column: tuple[Table, Column],
-    dbverify_conn: psycopg.Connection,
     dbverify_run: VerificationRun,
 ) -> None:
     """An INSERT with the column explicitly NULL is rejected (23502)."""
     # Imported here, not at collection: hypothesis and the generators load on first use.
-    from hypothesis import reject
-
-    from pytest_dbverify.properties import run_examples
-    from pytest_dbverify.rows import REJECTABLE, describe_values, insert_statement
+    from pytest_dbverify.plans import REJECTABLE, Rejected, describe_values, insert_statement
+    from pytest_dbverify.properties import run_planned
 
     table, column = not_null_column
     fillers = [
@@ -60,43 +56,46 @@ def test_not_null_enforced(
     # Triggers, rules and row security may look at the parents: those tables get them.
     orphans = not (fillers or table.has_rules or table.row_security)
 
-    def example(rows: RowFactory) -> None:
-        values = rows.values(table, overrides={column.name: None}, parents=not orphans)
-        try:
-            with savepoint(dbverify_conn, rollback=True):
-                cursor = dbverify_conn.execute(
-                    insert_statement(into, values), list(values.values())
-                )
-                settle(dbverify_conn)
-                stored = cursor.fetchone()
-                names = [d.name for d in cursor.description or []]
-        except psycopg.Error as err:
-            if err.sqlstate == NOT_NULL_VIOLATION and err.diag.column_name in (column.name, None):
-                return
-            if err.sqlstate == NOT_NULL_VIOLATION:
-                reject()  # another table's NOT NULL (a parent's) spoke first
-            if err.sqlstate == FOREIGN_KEY_VIOLATION and orphans:
-                raise AssertionError(
-                    f"{table.name}.{column.name} accepted an explicit NULL "
-                    f"({describe_values(values)}): the row reached its foreign-key checks; "
-                    "expected 23502 not_null_violation"
-                ) from None
-            if err.sqlstate in REJECTABLE:
-                reject()
-            raise
-        if (
-            stored is not None
-            and fillers
-            and dict(zip(names, stored, strict=True))[column.name] is not None
-        ):
-            filled_by_trigger.append(fillers[0])
-            return
-        raise AssertionError(
-            f"{table.name}.{column.name} accepted an explicit NULL ({describe_values(values)}); "
-            "expected 23502 not_null_violation"
+    def example(rows: RowPlanner) -> None:
+        values = rows.values(
+            table, overrides={column.name: None}, parents=not orphans, minimal=True
         )
+        with rows.plan.savepoint():
+            insert = rows.plan.attempt(
+                sql.SQL("{} RETURNING *").format(insert_statement(into, values))
+            )
 
-    run_examples(dbverify_run, dbverify_conn, f"{table.name}.{column.name}", example)
+        @rows.plan.judge
+        def refused() -> None:
+            err = insert.error
+            if err is not None:
+                if err.sqlstate == NOT_NULL_VIOLATION and err.diag.column_name in (
+                    column.name,
+                    None,
+                ):
+                    return
+                if err.sqlstate == NOT_NULL_VIOLATION:
+                    raise Rejected("another table's NOT NULL (a parent's) spoke first")
+                if err.sqlstate == FOREIGN_KEY_VIOLATION and orphans:
+                    raise AssertionError(
+                        f"{table.name}.{column.name} accepted an explicit NULL "
+                        f"({describe_values(values)}): the row reached its foreign-key checks; "
+                        "expected 23502 not_null_violation"
+                    )
+                if err.sqlstate in REJECTABLE:
+                    raise Rejected(str(err))
+                raise err
+            stored = insert.row
+            if stored is not None and fillers and stored[column.name] is not None:
+                filled_by_trigger.append(fillers[0])
+                return
+            raise AssertionError(
+                f"{table.name}.{column.name} accepted an explicit NULL "
+                f"({describe_values(values)}); expected 23502 not_null_violation"
+            )
+
+    with dbverify_run.checks_connection() as conn:
+        run_planned(dbverify_run, conn, f"{table.name}.{column.name}", example)
     if filled_by_trigger:
         pytest.skip(
             f"{table.name}.{column.name}: an explicit NULL is replaced by the BEFORE INSERT "

@@ -1,0 +1,339 @@
+"""An example planned up front: its statements on a batch, and how to judge their answers.
+
+A built-in check draws its examples first and sends them together (:mod:`batch`); it
+cannot read an answer before it plans the next statement. So what a later statement
+needs from an earlier one travels inside the server: a row inserted by the plan is a
+:class:`PlannedRow`, and a column of it a :class:`Ref`, which the INSERT's ``RETURNING``
+saves as a transaction-local setting (``set_config(..., true)``) and a later statement
+reads with ``current_setting``. What a check concludes from the answers it says in
+*judges*, run in the order they were planned once the batch is back: the first that
+finds something ends the example (a failure, a rejection, a lock wait).
+
+Every example runs in a savepoint that is rolled back, inside a transaction that is
+rolled back: nothing the plan writes survives it, and it touches only rows it inserted.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from pytest_dbverify.batch import Answer, Batch
+from pytest_dbverify.catalog import Table
+from pytest_dbverify.names import quoted
+
+# A generated row the database refuses for reasons the generator cannot see coming
+# (a CHECK it could not derive, a value that collides with an existing row, a partition
+# bound, a generated column's arithmetic overflowing): draw another example instead.
+REJECTABLE = frozenset({"23514", "23505", "23P01", "22003"})
+# lock_not_available (our lock_timeout) and deadlock_detected: another session holds an
+# uncommitted row with the key an example drew (another xdist worker drawing the same
+# example, or the app). Waiting shows nothing about the schema: draw other values.
+LOCK_WAIT_SQLSTATES = frozenset({"55P03", "40P01"})
+# A setting no user sets: the prefix of the ones a plan passes values through.
+_SETTING_PREFIX = "dbverify.k"
+
+
+class Rejected(Exception):
+    """The example shows nothing about the schema: it does not count, draw another."""
+
+
+class LockWait(Exception):
+    """The example waited on another session's lock: it does not count, draw another."""
+
+    def __init__(self, error: psycopg.Error) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class RowDropped(AssertionError):
+    """An INSERT reported success but returned no row: a trigger or rule swallowed it."""
+
+
+@dataclass(frozen=True, eq=False)
+class Ref:
+    """A column of a row the plan inserts: known to the server during the batch, and after.
+
+    In SQL it reads the setting the INSERT saved (text, NULL-safe); cast it where used.
+    After the batch, :attr:`value` is the value the row was stored with.
+    """
+
+    row: PlannedRow
+    column: str
+
+    def sql(self) -> sql.Composable:
+        """Return the value as text, from the setting (``'v' || value``, or ``'n'`` for NULL)."""
+        key = sql.Literal(self.row.setting(self.column))
+        return sql.SQL("substr(nullif(current_setting({}), 'n'), 2)").format(key)
+
+    @property
+    def value(self) -> Any:
+        """Return the stored value, once the batch has run (None if the row is not there)."""
+        stored = self.row.stored
+        return None if stored is None else stored.get(self.column)
+
+    def __repr__(self) -> str:
+        if self.row.stored is None:
+            return f"<{self.row.table.name}.{self.column}>"
+        return repr(self.value)
+
+
+def sql_value(value: Any, type_sql: str) -> sql.Composable:
+    """Return ``value`` as an SQL expression of type ``type_sql`` (a literal, or a Ref)."""
+    if isinstance(value, Ref):
+        return sql.SQL("({})::{}").format(value.sql(), sql.SQL(type_sql))
+    return sql.SQL("{}::{}").format(sql.Literal(value), sql.SQL(type_sql))
+
+
+def resolved(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``values`` with each Ref replaced by the value it stood for (after the batch)."""
+    return {name: v.value if isinstance(v, Ref) else v for name, v in values.items()}
+
+
+def describe_values(values: Mapping[str, Any]) -> str:
+    """Return ``col=value, ...`` for a failure message (values are generated, not secret)."""
+    return ", ".join(f"{name}={value!r}" for name, value in resolved(values).items())
+
+
+def insert_statement(
+    table: Table, values: Mapping[str, Any], *, overriding: bool = False
+) -> sql.Composed:
+    """Return ``INSERT INTO table (...) VALUES (...)``, each value cast to its column's type.
+
+    ``overriding`` writes identity ALWAYS columns too (``OVERRIDING SYSTEM VALUE``).
+    """
+    if not values:
+        return sql.SQL("INSERT INTO {} DEFAULT VALUES").format(quoted(table.name))
+    return sql.SQL("INSERT INTO {} ({}) {}VALUES ({})").format(
+        quoted(table.name),
+        sql.SQL(", ").join(map(sql.Identifier, values)),
+        sql.SQL("OVERRIDING SYSTEM VALUE " if overriding else ""),
+        sql.SQL(", ").join(
+            sql_value(value, table.column(name).type.sql) for name, value in values.items()
+        ),
+    )
+
+
+def locator_where(row: PlannedRow) -> sql.Composable:
+    """Return ``tableoid = ... AND ctid = ...``: the row's address, whatever its key."""
+    return sql.SQL("tableoid = {} AND ctid = {}").format(
+        sql_value(row.ref("tableoid"), "oid"), sql_value(row.ref("ctid"), "tid")
+    )
+
+
+@dataclass(eq=False)
+class PlannedRow:
+    """A row a statement of the plan writes; :meth:`ref` names its columns for later ones.
+
+    The statement (an INSERT, an UPDATE) is sent returning ``tableoid, ctid, *`` and
+    saving the columns that later statements read, as they are stored.
+    """
+
+    table: Table
+    statement: sql.Composable  # without RETURNING
+    new_setting: Callable[[], str]
+    values: dict[str, Any] = field(default_factory=dict)  # what an INSERT sent
+    answer: Answer = field(default_factory=Answer)
+    _settings: dict[str, str] = field(default_factory=dict)
+
+    def ref(self, column: str) -> Any:
+        """Return the column as a :class:`Ref`, or its value once the row is written."""
+        stored = self.stored
+        return Ref(self, column) if stored is None else stored[column]
+
+    def setting(self, column: str) -> str:
+        """Return the name of the setting the statement saves ``column`` in."""
+        if column not in self._settings:
+            self._settings[column] = self.new_setting()
+        return self._settings[column]
+
+    @property
+    def stored(self) -> dict[str, Any] | None:
+        """Return the row as stored (``RETURNING tableoid, ctid, *``), once written."""
+        if not self.answer.rows:
+            return None
+        # The settings saved come last, after the row's own columns.
+        width = len(self.answer.columns) - len(self._settings)
+        return dict(zip(self.answer.columns[:width], self.answer.rows[0][:width], strict=True))
+
+    def render(self) -> sql.Composable:
+        """Return the statement, saving every column a later statement reads."""
+        saved = [
+            sql.SQL("set_config({}, coalesce('v' || ({})::text, 'n'), true)").format(
+                sql.Literal(setting), sql.Identifier(column)
+            )
+            for column, setting in self._settings.items()
+        ]
+        return sql.SQL("{} RETURNING {}").format(
+            self.statement, sql.SQL(", ").join([sql.SQL("tableoid, ctid, *"), *saved])
+        )
+
+
+Judge = Callable[[], None]
+
+
+class ExamplePlan:
+    """One example: its statements on ``batch``, and the judges of their answers."""
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+        self.questions = Batch()  # for the expected database, answered before ``batch``
+        self._judges: list[Judge] = []
+        self._later: list[Callable[[], None]] = []
+        self._savepoints = itertools.count()
+        # Names reused by every example (each one's savepoint undoes its settings): a
+        # session keeps every setting name it ever saw.
+        self._settings = itertools.count()
+
+    def execute(self, statement: sql.Composable) -> Answer:
+        """Queue a statement that must succeed if it runs (its failure is judged here)."""
+        answer = self.batch.add(statement)
+        self.judge(lambda: succeeded(answer))
+        return answer
+
+    def attempt(self, statement: sql.Composable) -> Answer:
+        """Queue a statement that may fail: a judge of the check reads its answer.
+
+        Queue it inside :meth:`savepoint`, whose end bounds what its failure skips.
+        """
+        return self.batch.add(statement)
+
+    def insert(self, table: Table, values: Mapping[str, Any]) -> PlannedRow:
+        """Queue an INSERT of exactly ``values`` that must store its row."""
+        overriding = any(table.column(name).identity == "always" for name in values)
+        statement = insert_statement(table, values, overriding=overriding)
+        return self.write(table, statement, values)
+
+    def write(
+        self,
+        table: Table,
+        statement: sql.Composable,
+        values: Mapping[str, Any] | None = None,
+        *,
+        nothing: str | None = None,
+    ) -> PlannedRow:
+        """Queue a statement that must write one row of ``table``; return the row.
+
+        ``values`` is what an INSERT sent; ``nothing`` the failure if no row comes back
+        (for an INSERT: a trigger or rule swallowed it, :class:`RowDropped`).
+        """
+        row = PlannedRow(table, statement, self._new_setting, dict(values or {}))
+        row.answer = self.batch.add(row)
+        self.judge(lambda: stored(row, nothing))
+        return row
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Run the block's statements in a savepoint rolled back at its end.
+
+        An error inside skips the rest of the block only: a Sync ends it, then the
+        ``ROLLBACK TO`` makes the transaction usable again (it fails too, harmlessly, if
+        an error before the block skipped its ``SAVEPOINT``).
+        """
+        name = self.open_savepoint()
+        yield
+        self.close_savepoint(name)
+
+    def open_savepoint(self) -> sql.Identifier:
+        """Start a savepoint (see :meth:`savepoint`); return its name, to close it."""
+        name = sql.Identifier(f"dbverify_{next(self._savepoints)}")
+        self.batch.add(sql.SQL("SAVEPOINT {}").format(name))
+        return name
+
+    def close_savepoint(self, name: sql.Identifier) -> None:
+        """Roll back to the savepoint ``name`` and release it, after a Sync."""
+        self.batch.sync()
+        self.batch.add(sql.SQL("ROLLBACK TO {}").format(name))
+        self.batch.add(sql.SQL("RELEASE {}").format(name))
+
+    def ask(self, statement: sql.Composable) -> Answer:
+        """Queue a question for the expected database; read its answer in a :meth:`later` step.
+
+        Each question is a segment of its own: one that fails (a value that does not fit
+        its type) leaves the others their answers.
+        """
+        answer = self.questions.add(statement)
+        self.questions.sync()
+        return answer
+
+    def later(self, step: Callable[[], None]) -> None:
+        """Run ``step`` once the questions asked so far are answered; it may plan more."""
+        self._later.append(step)
+
+    @property
+    def waiting(self) -> bool:
+        """Return True while :meth:`later` steps wait for answers."""
+        return bool(self._later)
+
+    def proceed(self) -> None:
+        """Run the steps that waited for the answers now in (they may queue more)."""
+        steps, self._later = self._later, []
+        for step in steps:
+            step()
+
+    def judge(self, check: Judge) -> None:
+        """Run ``check`` after the batch, after the judges planned before it.
+
+        It raises :class:`Rejected` or :class:`LockWait` to discard the example, or an
+        AssertionError (or the server's error) to fail the check.
+        """
+        self._judges.append(check)
+
+    def _new_setting(self) -> str:
+        return f"{_SETTING_PREFIX}{next(self._settings)}"
+
+    def verdict(self) -> None:
+        """Run the judges in order; the first that raises decides the example."""
+        for check in self._judges:
+            check()
+
+
+def succeeded(answer: Answer) -> None:
+    """Judge a statement that must succeed: reject, wait out a lock, or raise its error.
+
+    A statement skipped after an earlier failure is not judged here: the earlier one's
+    judge runs first.
+    """
+    error = answer.error
+    if error is None:
+        return
+    if error.sqlstate in LOCK_WAIT_SQLSTATES:
+        raise LockWait(error)
+    if error.sqlstate in REJECTABLE:
+        raise Rejected(f"{error.sqlstate}: {error}")
+    raise error
+
+
+def stored(row: PlannedRow, nothing: str | None = None) -> None:
+    """Judge a write: it succeeded (see :func:`succeeded`) and wrote its row."""
+    succeeded(row.answer)
+    if not row.answer.ran or row.answer.rows:
+        return
+    if nothing is not None:
+        raise AssertionError(nothing)
+    raise RowDropped(
+        f"INSERT INTO {row.table.name} reported success but stored no row "
+        f"({describe_values(row.values)}): a BEFORE trigger returning NULL or a "
+        "DO INSTEAD rule swallows inserts"
+    )
+
+
+def expected_error(answer: Answer, sqlstates: str | Iterable[str]) -> psycopg.Error | None:
+    """Return the statement's error if it has one of ``sqlstates``; None if it succeeded.
+
+    Any other error: another constraint objected (reject), another session's lock (wait),
+    or something the check is not about (raise it). ``sqlstates`` may list several codes:
+    what one rule raises differs across versions.
+    """
+    accepted = {sqlstates} if isinstance(sqlstates, str) else set(sqlstates)
+    error = answer.error
+    if error is None or error.sqlstate in accepted:
+        return error
+    succeeded(answer)
+    return None  # pragma: no cover (succeeded raised)
