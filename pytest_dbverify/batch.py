@@ -15,6 +15,7 @@ that stops answering (each wait lasts until the next answer, not the whole batch
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -80,6 +81,24 @@ class Batch:
         """Queue ``other``'s statements and Syncs after these (its answers fill as it would)."""
         self._commands.extend(other._commands)
 
+    def fenced(self, name: str) -> Batch:
+        """Return these statements each in a savepoint ``name`` of its own, rolled back.
+
+        For statements that may fail, sent inside a transaction: an error is then undone
+        with the savepoint, and the statements after it run.
+        """
+        fenced = Batch()
+        savepoint = sql.Identifier(name)
+        for command in self._commands:
+            if command is _SYNC:
+                continue
+            fenced.add(sql.SQL("SAVEPOINT {}").format(savepoint))
+            fenced._commands.append(command)
+            fenced.sync()
+            fenced.add(sql.SQL("ROLLBACK TO {}").format(savepoint))
+            fenced.add(sql.SQL("RELEASE {}").format(savepoint))
+        return fenced
+
     def sync(self) -> None:
         """End a segment: an error skips the statements after it only up to here."""
         if self._commands and self._commands[-1] is _SYNC:
@@ -92,50 +111,103 @@ class Batch:
         Raises ``psycopg.OperationalError`` if the connection is lost; statement errors
         are answers, not exceptions.
         """
-        self.sync()  # the last segment's answers come back only after a Sync
-        commands, answers = self._render(conn)
-        self._commands = []
-        transformer = Transformer.from_context(conn)
-        encoding = conn.info.encoding
-        pgconn = conn.pgconn
-        with conn.lock:
-            pgconn.enter_pipeline_mode()
-            try:
-                for command in commands:
-                    if command is _SYNC:
-                        pgconn.pipeline_sync()
-                    else:
-                        pgconn.send_query_params(command, None)
-                received = 0
-                while received < len(commands):
-                    for results in conn.wait(_answers(pgconn)):
-                        answer = answers[received]
-                        received += 1
-                        if answer is not None:
-                            _fill(answer, results, transformer, encoding)
-                pgconn.exit_pipeline_mode()
-            except BaseException:
-                # Answers still in flight would be read as the next statement's: a
-                # connection cut off mid-batch cannot be used again.
-                if pgconn.pipeline_status != pq.PipelineStatus.OFF:
-                    pgconn.finish()
-                raise
+        with Pipeline(conn) as pipeline:
+            pipeline.send(self)
 
-    def _render(
-        self, conn: psycopg.Connection[Any]
-    ) -> tuple[list[bytes | None], list[Answer | None]]:
-        commands: list[bytes | None] = []
-        answers: list[Answer | None] = []
-        for command in self._commands:
+
+class Pipeline:
+    """Batches sent as they are planned; every answer read when the block ends.
+
+    The server works on what was sent while the client plans what comes next. The
+    connection is the pipeline's for the whole block: send nothing else through it.
+    """
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+        self._pgconn = conn.pgconn
+        self._transformer = Transformer.from_context(conn)
+        self._encoding = conn.info.encoding
+        self._waiting: deque[Answer | None] = deque()  # one per command sent, in order
+        self._results: list[pq.abc.PGresult] = []  # of the statement being read
+
+    def __enter__(self) -> Pipeline:
+        self._conn.lock.acquire()
+        try:
+            self._pgconn.enter_pipeline_mode()
+        except BaseException:
+            self._conn.lock.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pgconn = self._pgconn
+        try:
+            if self._waiting:
+                pgconn.pipeline_sync()  # the last answers come back only after a Sync
+                self._waiting.append(None)
+            self.drain()
+            pgconn.exit_pipeline_mode()
+        except BaseException:
+            # Answers still in flight would be read as the next statement's: a
+            # connection cut off mid-batch cannot be used again.
+            if pgconn.pipeline_status != pq.PipelineStatus.OFF:
+                pgconn.finish()
+            raise
+        finally:
+            self._conn.lock.release()
+
+    def send(self, batch: Batch) -> None:
+        """Send ``batch``'s statements now; their answers fill by the end of the block."""
+        pgconn = self._pgconn
+        for command in batch._commands:
             if command is _SYNC:
-                commands.append(_SYNC)
-                answers.append(None)
+                pgconn.pipeline_sync()
+                self._waiting.append(None)
                 continue
             statement, answer = command
             composable = statement if isinstance(statement, sql.Composable) else statement.render()
-            commands.append(composable.as_bytes(conn))
-            answers.append(answer)
-        return commands, answers
+            pgconn.send_query_params(composable.as_bytes(self._conn), None)
+            self._waiting.append(answer)
+        batch._commands = []
+        pgconn.flush()
+        # Read what is there already: a server whose answers nobody reads stops working.
+        pgconn.consume_input()
+        self._take()
+
+    def drain(self) -> None:
+        """Wait for the answers to everything sent so far (the last command is a Sync)."""
+        while self._waiting:
+            self._conn.wait(self._read())
+
+    def _read(self) -> PQGen[None]:
+        """Wait until at least one answer more is in (sending what libpq still holds)."""
+        pgconn = self._pgconn
+        before = len(self._waiting)
+        while len(self._waiting) == before:
+            ready = yield Wait.RW if pgconn.flush() else Wait.R
+            if ready & Ready.R:
+                pgconn.consume_input()
+                self._take()
+
+    def _take(self) -> None:
+        """Fill the answers whose results are all in, without waiting."""
+        pgconn = self._pgconn
+        while self._waiting and not pgconn.is_busy():
+            result = pgconn.get_result()
+            if result is None:
+                if not self._results:
+                    return  # nothing more has arrived
+                self._answered(self._results)
+                self._results = []
+            elif result.status == pq.ExecStatus.PIPELINE_SYNC:
+                self._answered([result])
+            else:
+                self._results.append(result)
+
+    def _answered(self, results: list[pq.abc.PGresult]) -> None:
+        answer = self._waiting.popleft()
+        if answer is not None:
+            _fill(answer, results, self._transformer, self._encoding)
 
 
 def _fill(
@@ -153,31 +225,3 @@ def _fill(
         transformer.set_pgresult(result)
         answer.columns = [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
         answer.rows = transformer.load_rows(0, result.ntuples, tuple)
-
-
-def _answers(pgconn: pq.abc.PGconn) -> PQGen[list[list[pq.abc.PGresult]]]:
-    """Wait until at least one answer is complete; return the answers read so far.
-
-    An answer is a statement's results, or a Sync's single result. Sending what libpq
-    still holds goes on meanwhile, so a batch larger than the socket's buffers cannot
-    stall both sides.
-    """
-    done: list[list[pq.abc.PGresult]] = []
-    current: list[pq.abc.PGresult] = []
-    while not done or current:  # a statement's results are complete at its NULL
-        ready = yield Wait.RW if pgconn.flush() else Wait.R
-        if not ready & Ready.R:
-            continue
-        pgconn.consume_input()
-        while not pgconn.is_busy():
-            result = pgconn.get_result()
-            if result is None:
-                if not current:
-                    break
-                done.append(current)
-                current = []
-            elif result.status == pq.ExecStatus.PIPELINE_SYNC:
-                done.append([result])
-            else:
-                current.append(result)
-    return done

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import FailedHealthCheck, Unsatisfiable, UnsatisfiedAssumption
 from psycopg import pq, sql
 
-from pytest_dbverify.batch import Batch
+from pytest_dbverify.batch import Batch, Pipeline
 from pytest_dbverify.plans import LOCK_WAIT_SQLSTATES, ExamplePlan, LockWait, Rejected
 from pytest_dbverify.rows import CannotGenerate, Draw, RowFactory, RowPlanner
 from pytest_dbverify.savepoints import savepoint
@@ -129,25 +129,36 @@ def run_planned(
     tally = _Tally(wanted)
     simplest: list[ExamplePlan] = []  # planned by the first test case, sent with the next
 
-    def plan_examples(draw: Draw[Any], count: int, case: _Tally) -> list[ExamplePlan]:
-        plans: list[tuple[ExamplePlan, sql.Identifier]] = []
+    def plan_examples(
+        draw: Draw[Any], count: int, case: _Tally, round_: _Round | None
+    ) -> list[ExamplePlan]:
+        """Plan ``count`` examples; send each to ``round_`` as soon as it is complete."""
+        planned: list[ExamplePlan] = []
+        asking: list[tuple[ExamplePlan, sql.Identifier]] = []
         for _ in range(count * MAX_TRIES_PER_EXAMPLE):
-            if len(plans) == count:
+            if len(planned) + len(asking) == count:
                 break
             case.planned += 1
             plan = ExamplePlan(Batch())
             name = plan.open_savepoint()
-            # Deferred constraints would only fire at COMMIT, which never comes.
-            plan.execute(sql.SQL("SET CONSTRAINTS ALL IMMEDIATE"))
             try:
                 example(RowPlanner(plan, catalog, draw))
             except Rejected:
                 continue
-            plans.append((plan, name))
-        planned = _answer_questions(lambda: run.oracle() or conn, plans)
-        for plan, name in planned:
+            if plan.waiting:
+                asking.append((plan, name))
+                continue
             plan.close_savepoint(name)
-        return [plan for plan, _ in planned]
+            planned.append(plan)
+            if round_ is not None:
+                round_.send(plan)
+        ask = round_.ask if round_ is not None else lambda batch: batch.run(run.oracle() or conn)
+        for plan, name in _answer_questions(ask, asking):
+            plan.close_savepoint(name)
+            planned.append(plan)
+            if round_ is not None:
+                round_.send(plan)
+        return planned
 
     examples = _Examples(plan_examples)
 
@@ -166,12 +177,15 @@ def run_planned(
             if first:
                 # Hypothesis' first test case draws the simplest values: one example of
                 # them, sent with the next test case's.
-                simplest.extend(examples.draw(data, case.wanted, case))
+                simplest.extend(examples.draw(data, case.wanted, case, None))
                 reject()
             sent, simplest[:] = simplest[:], []
-            plans = examples.draw(data, case.wanted, case)
+            count = case.wanted
             while True:
-                _send(conn, [*sent, *plans])
+                with _Round(conn, run.oracle()) as round_:
+                    for plan in sent:
+                        round_.send(plan)
+                    plans = examples.draw(data, count, case, round_)
                 for plan in sent:
                     tally.judge(plan)
                 for plan in plans:
@@ -179,8 +193,7 @@ def run_planned(
                 if case.over:
                     break
                 # Replacements for the examples rejected: another round trip.
-                sent = []
-                plans = examples.draw(data, case.wanted - case.valid, case)
+                sent, count = [], case.wanted - case.valid
         except UnsatisfiedAssumption:
             raise
         except Exception as err:  # raised after hypothesis is done: nothing to replay
@@ -201,20 +214,70 @@ class _Examples:
     a strategy costs less than a top-level one, where most of the values are cheaper.
     """
 
-    def __init__(self, plan: Callable[[Draw[Any], int, _Tally], list[ExamplePlan]]) -> None:
+    def __init__(
+        self, plan: Callable[[Draw[Any], int, _Tally, _Round | None], list[ExamplePlan]]
+    ) -> None:
         self._plan = plan
-        self._count = 0
-        self._case = _Tally(0)
-        self._strategy = st.composite(lambda draw: self._plan(draw, self._count, self._case))()
+        self._args: tuple[int, _Tally, _Round | None] = (0, _Tally(0), None)
+        self._strategy = st.composite(lambda draw: self._plan(draw, *self._args))()
 
-    def draw(self, data: st.DataObject, count: int, case: _Tally) -> list[ExamplePlan]:
+    def draw(
+        self, data: st.DataObject, count: int, case: _Tally, round_: _Round | None
+    ) -> list[ExamplePlan]:
         """Plan ``count`` examples for ``case`` with values drawn from ``data``."""
-        self._count, self._case = count, case
+        self._args = (count, case, round_)
         return data.draw(self._strategy)
 
 
+class _Round:
+    """One round trip of examples, sent as each is planned, inside a rolled-back transaction.
+
+    On an idle connection the round is a transaction of its own; inside one (your own
+    ``dbverify_conn``), a savepoint. Questions for the expected database go to the
+    oracle, or, with none, through the round itself, each fenced by a savepoint.
+    """
+
+    def __init__(self, conn: psycopg.Connection, oracle: psycopg.Connection | None) -> None:
+        self._pipeline = Pipeline(conn)
+        self._oracle = oracle
+        self._idle = conn.info.transaction_status == pq.TransactionStatus.IDLE
+
+    def __enter__(self) -> _Round:
+        self._pipeline.__enter__()
+        opening = Batch()
+        outer = sql.Identifier("dbverify_round")
+        opening.add(sql.SQL("BEGIN") if self._idle else sql.SQL("SAVEPOINT {}").format(outer))
+        # Rolled back with the round, like everything it sets.
+        opening.add(sql.SQL(f"SET LOCAL lock_timeout = '{EXAMPLE_LOCK_TIMEOUT_MS}ms'"))
+        # Deferred constraints would only fire at COMMIT, which never comes. An example
+        # that defers one undoes that with its savepoint.
+        opening.add(sql.SQL("SET CONSTRAINTS ALL IMMEDIATE"))
+        opening.sync()
+        self._pipeline.send(opening)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        closing = Batch()
+        outer = sql.Identifier("dbverify_round")
+        closing.add(sql.SQL("ROLLBACK") if self._idle else sql.SQL("ROLLBACK TO {}").format(outer))
+        self._pipeline.send(closing)
+        self._pipeline.__exit__(*exc)
+
+    def send(self, plan: ExamplePlan) -> None:
+        """Send an example now: the server works on it while the next one is planned."""
+        self._pipeline.send(plan.batch)
+
+    def ask(self, questions: Batch) -> None:
+        """Answer ``questions`` now (one round trip)."""
+        if self._oracle is not None:
+            questions.run(self._oracle)
+            return
+        self._pipeline.send(questions.fenced("dbverify_question"))
+        self._pipeline.drain()
+
+
 def _answer_questions(
-    expected: Callable[[], psycopg.Connection], plans: list[tuple[ExamplePlan, sql.Identifier]]
+    ask: Callable[[Batch], None], plans: list[tuple[ExamplePlan, sql.Identifier]]
 ) -> list[tuple[ExamplePlan, sql.Identifier]]:
     """Ask the expected database what the plans asked, and let them proceed, until done.
 
@@ -227,7 +290,7 @@ def _answer_questions(
             questions.extend(plan.questions)
             plan.questions = Batch()
         if len(questions):
-            questions.run(expected())
+            ask(questions)
         going = []
         for plan, name in plans:
             try:
@@ -237,21 +300,6 @@ def _answer_questions(
             going.append((plan, name))
         plans = going
     return plans
-
-
-def _send(conn: psycopg.Connection, plans: list[ExamplePlan]) -> None:
-    """Send the examples in one batch, in a transaction (or savepoint) rolled back."""
-    batch = Batch()
-    idle = conn.info.transaction_status == pq.TransactionStatus.IDLE
-    outer = sql.Identifier("dbverify_round")
-    batch.add(sql.SQL("BEGIN") if idle else sql.SQL("SAVEPOINT {}").format(outer))
-    # Rolled back with the round's transaction, like everything it sets.
-    batch.add(sql.SQL(f"SET LOCAL lock_timeout = '{EXAMPLE_LOCK_TIMEOUT_MS}ms'"))
-    for plan in plans:
-        batch.extend(plan.batch)
-    batch.sync()
-    batch.add(sql.SQL("ROLLBACK") if idle else sql.SQL("ROLLBACK TO {}").format(outer))
-    batch.run(conn)
 
 
 def _conclude(run: VerificationRun, what: str, tally: _Tally) -> None:

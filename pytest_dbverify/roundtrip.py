@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import functools
 import hashlib
 import json
 import shutil
@@ -31,9 +32,10 @@ import psycopg
 from psycopg import sql
 
 from pytest_dbverify.catalog import Catalog, load_catalog
+from pytest_dbverify.cluster_cache import default_cache_dir
 from pytest_dbverify.embedded import ServerInfo
 from pytest_dbverify.errors import MigrationError
-from pytest_dbverify.migrations import Dbmate, MigrationFile, migration_files
+from pytest_dbverify.migrations import Dbmate, MigrationFile, find_dbmate, migration_files
 from pytest_dbverify.schema_diff import ABSENT, compare
 
 # Objects of the verified schemas that load_catalog does not describe (views, sequences,
@@ -75,6 +77,10 @@ SELECT 'function ' || n.nspname || '.' || p.proname
 UNION ALL
 SELECT 'extension ' || e.extname FROM pg_catalog.pg_extension e
 """
+
+
+# The modules whose code decides the findings (with sql/*.sql): a change invalidates them.
+_FINDINGS_CODE = ("roundtrip", "catalog", "schema_diff", "normalize", "migrations", "partitions")
 
 
 @dataclass(frozen=True)
@@ -121,11 +127,13 @@ def run_round_trip(
     migrations_table: str,
     exclude_tables: Sequence[str] = (),
     single_pass: Catalog | None = None,
+    cache_dir: Path | None = None,
 ) -> RoundTrip:
     """Run the round trip of ``migrations_dir`` in a new database on ``server``; drop it after.
 
-    Once per server and input: a second call (another xdist worker) returns the findings
-    of the first.
+    Once per input: a second call on the server (another xdist worker) returns the
+    findings of the first, and so does a later run, from ``cache_dir`` (the user's
+    cache, :func:`pytest_dbverify.cluster_cache.default_cache_dir`, when None).
 
     Args:
         server: A throwaway server of our own (never the target).
@@ -135,22 +143,66 @@ def run_round_trip(
         exclude_tables: Tables the user excludes, left out too.
         single_pass: The catalog of all migrations applied at once (the expected schema);
             when given, the step-wise result is compared with it too.
+        cache_dir: Where findings are kept between runs.
     """
     files = migration_files(migrations_dir)
-    key = _digest(files, list(schemas), migrations_table, list(exclude_tables),
-                  single_pass is not None)  # fmt: skip
+    options = [list(schemas), migrations_table, list(exclude_tables), single_pass is not None]
+    key = _digest(files, *options, server.version, _dbmate_stamp(), _code_stamp())
     # xdist workers share the server: the first to get the lock runs the round trip and
     # leaves its findings beside the lock; the others read them instead of running it again.
-    findings = Path(server.socket_dir) / f"round-trip-{key}.json"
+    # The findings also stay in the user's cache: the same files, options, server, dbmate
+    # and plugin code give the same findings on the next run.
+    shared = Path(server.socket_dir) / f"round-trip-{key}.json"
+    kept = (cache_dir or default_cache_dir()) / "round-trips" / f"{key}.json"
     with _one_at_a_time(server):
-        if findings.exists():
-            return RoundTrip(**json.loads(findings.read_text()))
+        for findings in (shared, kept):
+            found = _read(findings)
+            if found is not None:
+                _write(shared, found)
+                return found
         result = _run(server, files, schemas, migrations_table, exclude_tables, single_pass)
-        # Whole or not at all: a worker killed mid-write leaves no half a file to read.
-        partial = findings.with_suffix(".partial")
+        _write(shared, result)
+        _write(kept, result)
+    return result
+
+
+def _read(findings: Path) -> RoundTrip | None:
+    """Return the findings kept in ``findings``, or None (none, or unreadable: run again)."""
+    try:
+        return RoundTrip(**json.loads(findings.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _write(findings: Path, result: RoundTrip) -> None:
+    """Keep ``result`` in ``findings``, whole or not at all (a run killed mid-write)."""
+    try:
+        findings.parent.mkdir(parents=True, exist_ok=True)
+        partial = findings.with_suffix(f".{uuid.uuid4().hex[:8]}.partial")
         partial.write_text(json.dumps(dataclasses.asdict(result)))
         partial.replace(findings)
-    return result
+    except OSError:
+        pass  # an unwritable cache costs the next run its round trip, nothing more
+
+
+def _dbmate_stamp() -> list[object]:
+    """Return what identifies the dbmate binary (its path, size and time), cheaply."""
+    binary = find_dbmate()
+    stat = binary.stat()
+    return [str(binary), stat.st_size, stat.st_mtime_ns]
+
+
+@functools.cache
+def _code_stamp() -> str:
+    """Return a hash of the plugin code the findings depend on: new code, new findings."""
+    package = Path(__file__).resolve().parent
+    sources = [package / f"{name}.py" for name in _FINDINGS_CODE] + sorted(
+        package.glob("sql/*.sql")
+    )
+    digest = hashlib.blake2b(digest_size=16)
+    for source in sources:
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
 
 
 def _run(

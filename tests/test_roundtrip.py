@@ -21,7 +21,7 @@ def write(directory: Path, files: dict[str, tuple[str, str]]) -> Path:
     return directory
 
 
-def test_the_learning_migrations_round_trip(pg_server: ServerInfo):
+def test_the_learning_migrations_round_trip(pg_server: ServerInfo, tmp_path: Path):
     with Database(pg_server, LEARNING_TEMPLATE).connect() as conn:
         single_pass = load_catalog(conn, ["public"])
     result = run_round_trip(
@@ -30,6 +30,7 @@ def test_the_learning_migrations_round_trip(pg_server: ServerInfo):
         schemas=["public"],
         migrations_table="schema_migrations",
         single_pass=single_pass,
+        cache_dir=tmp_path,  # run it, whatever an earlier run kept
     )
     assert result.full == []
     assert result.steps == {path.name: [] for path in sorted(MIGRATIONS_DIR.glob("*.sql"))}
@@ -40,9 +41,13 @@ def embedded(request: pytest.FixtureRequest) -> ServerInfo:
     return request.config.pluginmanager.get_plugin("dbverify-test-servers").get("embedded")
 
 
-def round_trip(server: ServerInfo, directory: Path):
+def round_trip(server: ServerInfo, directory: Path, cache: Path | None = None):
     return run_round_trip(
-        server, directory, schemas=["public"], migrations_table="schema_migrations"
+        server,
+        directory,
+        schemas=["public"],
+        migrations_table="schema_migrations",
+        cache_dir=cache or directory.parent / "cache",
     )
 
 
@@ -145,6 +150,31 @@ def test_a_second_round_trip_on_the_server_reads_the_first_ones_findings(
         edited = round_trip(embedded, directory)  # a changed file is run again
         assert edited.steps["1_role.sql"][0].startswith("up failed: dbmate migrate failed")
         assert "already exists" in edited.steps["1_role.sql"][0]
+    finally:
+        with psycopg.connect(embedded.conninfo(), autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def test_a_later_run_reads_the_findings_kept_in_the_cache(embedded: ServerInfo, tmp_path: Path):
+    # The role outlives the round trip: only findings kept from the first run can pass now.
+    role = f"dbverify_kept_{tmp_path.name[-20:].replace('-', '_')}"
+    directory = write(tmp_path / "m", {"1_role": (f"CREATE ROLE {role};", f"DROP ROLE {role};")})
+    cache = tmp_path / "cache"
+
+    def new_server() -> None:  # what a run's xdist workers share dies with its server
+        for shared in Path(embedded.socket_dir).glob("round-trip-*.json"):
+            shared.unlink()
+
+    try:
+        first = round_trip(embedded, directory, cache)
+        assert first.steps == {"1_role.sql": []}
+        new_server()
+        assert list((cache / "round-trips").glob("*.json"))
+        assert round_trip(embedded, directory, cache) == first
+        # Elsewhere (an empty cache) it runs, and the role left behind shows.
+        new_server()
+        again = round_trip(embedded, directory, tmp_path / "empty")
+        assert "already exists" in again.steps["1_role.sql"][0]
     finally:
         with psycopg.connect(embedded.conninfo(), autocommit=True) as admin:
             admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
