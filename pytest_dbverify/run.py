@@ -123,6 +123,10 @@ class VerificationRun:
         An unreachable target is a finding, not a crash: it becomes the failure of
         ``test_server_reachable`` (so JUnit reports carry it) and nothing else runs.
         """
+        if not session.config.option.collectonly:
+            # The checks' imports (hypothesis, the generators: a third of a second without
+            # a bytecode cache) happen meanwhile, while this waits on the servers.
+            _in_background("warm-up", _warm_up)
         try:
             self.target = self._resolve_target()
             if self._workerinput is None:  # workers need no header
@@ -617,6 +621,14 @@ def _in_background(name: str, work: Callable[..., T], *args: object) -> Future[T
     future = executor.submit(work, *args)
     executor.shutdown(wait=False)  # the thread ends with the work
     return future
+
+
+def _warm_up() -> None:
+    """Import what the property checks run with, and build hypothesis' character tables."""
+    from pytest_dbverify import properties, strategies
+
+    del properties
+    strategies.warm_up()
 
 
 def _module_name(item: pytest.Item) -> str | None:
