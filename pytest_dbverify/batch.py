@@ -142,9 +142,6 @@ class Pipeline:
     def __exit__(self, *exc: object) -> None:
         pgconn = self._pgconn
         try:
-            if self._waiting:
-                pgconn.pipeline_sync()  # the last answers come back only after a Sync
-                self._waiting.append(None)
             self.drain()
             pgconn.exit_pipeline_mode()
         except BaseException:
@@ -175,7 +172,12 @@ class Pipeline:
         self._take()
 
     def drain(self) -> None:
-        """Wait for the answers to everything sent so far (the last command is a Sync)."""
+        """Wait for the answers to everything sent so far."""
+        if self._waiting and self._waiting[-1] is not None:
+            # The server answers a segment only at its Sync (in a transaction, a Sync
+            # commits nothing).
+            self._pgconn.pipeline_sync()
+            self._waiting.append(None)
         while self._waiting:
             self._conn.wait(self._read())
 

@@ -51,6 +51,20 @@ class LockWait(Exception):
         super().__init__(str(error))
         self.error = error
 
+    @property
+    def on_a_row(self) -> bool:
+        """Return True for a wait on a row (see :func:`waited_on_a_row`)."""
+        return waited_on_a_row(self.error)
+
+
+def waited_on_a_row(error: psycopg.Error) -> bool:
+    """Return True if a lock error waited on a row (a key another session holds).
+
+    The server names the row it waited for (``while inserting index tuple (0,2) in
+    relation ...``); a wait on the table itself (a migration, LOCK TABLE) names none.
+    """
+    return error.sqlstate == "40P01" or bool(error.diag.context)
+
 
 class RowDropped(AssertionError):
     """An INSERT reported success but returned no row: a trigger or rule swallowed it."""

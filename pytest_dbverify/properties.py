@@ -31,7 +31,13 @@ from hypothesis.errors import FailedHealthCheck, Unsatisfiable, UnsatisfiedAssum
 from psycopg import pq, sql
 
 from pytest_dbverify.batch import Batch, Pipeline
-from pytest_dbverify.plans import LOCK_WAIT_SQLSTATES, ExamplePlan, LockWait, Rejected
+from pytest_dbverify.plans import (
+    LOCK_WAIT_SQLSTATES,
+    ExamplePlan,
+    LockWait,
+    Rejected,
+    waited_on_a_row,
+)
 from pytest_dbverify.rows import CannotGenerate, Draw, RowFactory, RowPlanner
 from pytest_dbverify.savepoints import savepoint
 from pytest_dbverify.strategies import UnsupportedTypeError
@@ -46,8 +52,8 @@ READ_ONLY_SQLSTATE = "25006"
 # the server's deadlock_timeout (1 s by default): two workers never deadlock, and the
 # app's writes never queue long behind a row of ours.
 EXAMPLE_LOCK_TIMEOUT_MS = 50
-# Lock waits in a row that end the check: not a key collision but a lock on the table
-# itself (a migration, LOCK TABLE), which more examples would only wait on again.
+# Waits in a row on the table itself (not on a row: the server names no row) that end
+# the check: a migration or LOCK TABLE holds it, and more examples would only wait again.
 MAX_LOCK_WAITS = 5
 # Examples planned for each one wanted, at most, before the check gives up on the rest.
 MAX_TRIES_PER_EXAMPLE = 10
@@ -98,7 +104,10 @@ class _Tally:
         except Rejected:
             return
         except LockWait as waited:
-            self.lock_waits.append(waited.error)
+            # A row another session holds: other values go around it. The table
+            # itself, locked: more examples would only wait on it again.
+            if not waited.on_a_row:
+                self.lock_waits.append(waited.error)
             return
         except (AssertionError, psycopg.Error) as err:
             self.failure = err
@@ -259,6 +268,7 @@ class _Round:
     def __exit__(self, *exc: object) -> None:
         closing = Batch()
         outer = sql.Identifier("dbverify_round")
+        closing.sync()  # whatever failed before, the rollback runs
         closing.add(sql.SQL("ROLLBACK") if self._idle else sql.SQL("ROLLBACK TO {}").format(outer))
         self._pipeline.send(closing)
         self._pipeline.__exit__(*exc)
@@ -367,7 +377,8 @@ def run_examples(
         except psycopg.Error as err:
             if err.sqlstate not in LOCK_WAIT_SQLSTATES or conn.broken:
                 raise
-            lock_waits.append(err)
+            if not waited_on_a_row(err):
+                lock_waits.append(err)
             if len(lock_waits) >= MAX_LOCK_WAITS:
                 raise _LockedOut(err) from None
             reject()

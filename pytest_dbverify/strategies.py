@@ -19,7 +19,9 @@ columns.
 
 Register your own strategies in ``conftest.py``, before any test draws::
 
-    from hypothesis import strategies as st
+    from hypothesis import reject
+from hypothesis import reject
+from hypothesis import strategies as st
     from pytest_dbverify import strategies
 
     strategies.register_type("public.email", st.emails())  # a domain, or any type name
@@ -34,11 +36,12 @@ import ipaddress
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Final, Literal
 
+from hypothesis import reject
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 from psycopg.types.json import Json, Jsonb
@@ -994,22 +997,6 @@ def _rows_for(
     # default (NULL under NULLS NOT DISTINCT, a constant) would collide.
     unique = _unique_columns(table)
     optional = {n: s for n, s in drawable.items() if not minimal or n in unique}
-    parts: list[SearchStrategy[dict[str, Any]]] = [
-        st.fixed_dictionaries(
-            {name: drawable[name] for name in drawable if name in required},
-            optional={n: s for n, s in optional.items() if n not in required | grouped},
-        ),
-        *(
-            st.just({}) | st.fixed_dictionaries({n: drawable[n] for n in drawable if n in group})
-            for group in together
-        ),
-    ]
-    positions = {column.name: column.position for column in table.columns}
-    rows = st.tuples(*parts).map(lambda drawn: _merged(drawn, positions))
-    if partition_keys:
-        rows = st.tuples(rows, st.sampled_from(partition_keys)).map(
-            lambda drawn: {**drawn[0], **drawn[1]}
-        )
     types = {column.name: column.type for column in table.columns}
     # Only between columns of one type: sorting must not move a Decimal into an integer.
     pairs = [
@@ -1018,18 +1005,72 @@ def _rows_for(
         for a, b in column_order(check, types)
         if types[a].sql == types[b].sql
     ]
-    if pairs:
-        # ended_at >= created_at: sort the drawn values into the order the CHECKs want.
-        rows = rows.map(lambda row: _sorted_columns(row, pairs))
-    if not checks or _rewrites_rows(table):
-        return rows  # a BEFORE INSERT trigger may change NEW before the CHECKs see it
+    judged = checks if checks and not _rewrites_rows(table) else []
+    # A BEFORE INSERT trigger may change NEW before the CHECKs see it: then none is judged.
 
     def passes(row: dict[str, Any]) -> bool:
+        if not judged:
+            return True
         stored = {**_omitted_values(table, row, foreign), **row}
-        return all(check_result(check, stored, types) is not False for check in checks)
+        return all(check_result(check, stored, types) is not False for check in judged)
 
-    # What is left to reject is rare: a CHECK this module cannot turn into values.
-    return rows.filter(passes)
+    layout = _RowLayout(
+        required=[(n, s) for n, s in drawable.items() if n in required],
+        optional=[(n, s) for n, s in optional.items() if n not in required | grouped],
+        groups=[[(n, s) for n, s in drawable.items() if n in group] for group in together],
+        partition_keys=partition_keys,
+        positions={column.name: column.position for column in table.columns},
+        pairs=pairs,
+        passes=passes,
+    )
+    return _drawn_rows(layout)
+
+
+@dataclass(frozen=True)
+class _RowLayout:
+    """What one row of a table draws: columns always, columns maybe, columns together."""
+
+    required: list[tuple[str, SearchStrategy[Any]]]
+    optional: list[tuple[str, SearchStrategy[Any]]]
+    groups: list[list[tuple[str, SearchStrategy[Any]]]]
+    partition_keys: list[dict[str, Any]]
+    positions: dict[str, int]
+    pairs: list[tuple[str, str]]
+    passes: Callable[[dict[str, Any]], bool]
+
+
+# Rows a CHECK refuses, as far as the expressions can be evaluated here, drawn again up
+# to this many times (as a filter would); what is left to reject is rare: a CHECK this
+# module cannot turn into values.
+_ROW_TRIES: Final = 3
+
+
+@st.composite
+def _drawn_rows(draw: st.DrawFn, layout: _RowLayout) -> dict[str, Any]:
+    # One strategy for the whole row: every level of nested strategies (a dictionary, a
+    # map, a filter) costs hypothesis bookkeeping at every draw.
+    for _ in range(_ROW_TRIES):
+        row = {name: draw(strategy) for name, strategy in layout.required}
+        for name, strategy in layout.optional:
+            if draw(_MAYBE):
+                row[name] = draw(strategy)
+        for group in layout.groups:
+            if draw(_MAYBE):
+                row.update((name, draw(strategy)) for name, strategy in group)
+        if layout.partition_keys:
+            # Always drawn, from the partitions' bounds: a default (now()) may fit no partition.
+            row.update(draw(st.sampled_from(layout.partition_keys)))
+        row = dict(sorted(row.items(), key=lambda item: layout.positions[item[0]]))
+        if layout.pairs:
+            # ended_at >= created_at: sort the drawn values into the order the CHECKs want.
+            row = _sorted_columns(row, layout.pairs)
+        if layout.passes(row):
+            return row
+    reject()
+    raise AssertionError("reject() returns no row")  # pragma: no cover
+
+
+_MAYBE: Final = st.booleans()
 
 
 def _unique_columns(table: Table) -> set[str]:
