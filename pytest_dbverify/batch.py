@@ -129,6 +129,7 @@ class Pipeline:
         self._encoding = conn.info.encoding
         self._waiting: deque[Answer | None] = deque()  # one per command sent, in order
         self._results: list[pq.abc.PGresult] = []  # of the statement being read
+        self._lost: psycopg.Error | None = None
 
     def __enter__(self) -> Pipeline:
         self._conn.lock.acquire()
@@ -143,6 +144,12 @@ class Pipeline:
         pgconn = self._pgconn
         try:
             self.drain()
+            if self._lost is not None or pgconn.status == pq.ConnStatus.BAD:
+                # libpq answered what was in flight with errors: the session is gone.
+                pgconn.finish()
+                raise self._lost or psycopg.OperationalError(
+                    "the server closed the connection during the batch"
+                )
             pgconn.exit_pipeline_mode()
         except BaseException:
             # Answers still in flight would be read as the next statement's: a
@@ -210,6 +217,14 @@ class Pipeline:
         answer = self._waiting.popleft()
         if answer is not None:
             _fill(answer, results, self._transformer, self._encoding)
+            error = answer.error
+            if self._lost is None and error is not None and _ends_the_session(error):
+                self._lost = error  # the server's words: why it left
+
+
+def _ends_the_session(error: psycopg.Error) -> bool:
+    """Return True for an error after which the server closes the connection (FATAL)."""
+    return error.diag.severity_nonlocalized in ("FATAL", "PANIC")
 
 
 def _fill(

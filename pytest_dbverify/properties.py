@@ -85,15 +85,21 @@ class _Tally:
     planned: int = 0
     lock_waits: list[psycopg.Error] = field(default_factory=list)  # in a row
     failure: BaseException | None = None
+    patience: int = MAX_TRIES_PER_EXAMPLE  # examples planned for each one wanted, at most
 
     @property
-    def over(self) -> bool:
+    def done(self) -> bool:
+        """Return True once the examples have shown what they can: enough, or a finding."""
         return (
             self.failure is not None
             or self.valid >= self.wanted
             or len(self.lock_waits) >= MAX_LOCK_WAITS
-            or self.planned >= self.wanted * MAX_TRIES_PER_EXAMPLE
         )
+
+    @property
+    def spent(self) -> bool:
+        """Return True once as many examples were planned as the check may try."""
+        return self.planned >= self.wanted * self.patience
 
     def judge(self, plan: ExamplePlan) -> None:
         """Count one example's verdict; keep the first failure."""
@@ -144,9 +150,7 @@ def run_planned(
         """Plan ``count`` examples; send each to ``round_`` as soon as it is complete."""
         planned: list[ExamplePlan] = []
         asking: list[tuple[ExamplePlan, sql.Identifier]] = []
-        for _ in range(count * MAX_TRIES_PER_EXAMPLE):
-            if len(planned) + len(asking) == count:
-                break
+        while len(planned) + len(asking) < count and not case.spent:
             case.planned += 1
             plan = ExamplePlan(Batch())
             name = plan.open_savepoint()
@@ -180,8 +184,11 @@ def run_planned(
         # What a test case draws must follow from its choices (and the database's
         # answers) alone: hypothesis replays prefixes of earlier test cases. So each
         # counts its own examples, and only what it drew.
-        first = data.draw(_SALT) == 0 and wanted > 1
+        simplest_values = data.draw(_SALT) == 0
+        first = simplest_values and wanted > 1
         case = _Tally(1 if first else max(wanted - 1, 1))
+        if simplest_values:
+            case.patience = 1  # drawn again, the simplest values are the same again
         try:
             if first:
                 # Hypothesis' first test case draws the simplest values: one example of
@@ -199,7 +206,11 @@ def run_planned(
                     tally.judge(plan)
                 for plan in plans:
                     case.judge(plan)
-                if case.over:
+                if case.done:
+                    break
+                if simplest_values:
+                    reject()  # more would be the same again: on to a test case of its own
+                if case.spent:
                     break
                 # Replacements for the examples rejected: another round trip.
                 sent, count = [], case.wanted - case.valid

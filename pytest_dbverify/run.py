@@ -624,11 +624,13 @@ def _in_background(name: str, work: Callable[..., T], *args: object) -> Future[T
 
 
 def _warm_up() -> None:
-    """Import what the property checks run with, and build hypothesis' character tables."""
-    from pytest_dbverify import properties, strategies
+    """Import what the property checks run with.
+
+    Only imports: hypothesis warns of strategies evaluated before its own session start.
+    """
+    from pytest_dbverify import properties
 
     del properties
-    strategies.warm_up()
 
 
 def _module_name(item: pytest.Item) -> str | None:

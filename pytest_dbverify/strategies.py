@@ -164,12 +164,6 @@ def _split_column_name(text: str) -> tuple[str, ...]:
         pos += 1
 
 
-def warm_up() -> None:
-    """Validate the shared text strategies: hypothesis builds its character tables then."""
-    _CHARACTERS.validate()
-    _JSON_VALUES.validate()
-
-
 def _check_strategy(strategy: object, call: str) -> SearchStrategy[Any]:
     if isinstance(strategy, SearchStrategy):
         return strategy
