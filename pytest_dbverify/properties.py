@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -228,25 +229,41 @@ def run_planned(
 
 
 class _Examples:
-    """Draws planned examples through one strategy, made once per check.
+    """Draws planned examples through one strategy, made once per process.
 
-    Hypothesis validates each strategy object when it is first drawn; and a draw inside
-    a strategy costs less than a top-level one, where most of the values are cheaper.
+    Hypothesis validates each strategy object when it is first drawn (and st.composite
+    reads the function's source): one strategy serves every check, asking the check
+    drawing at the moment. A draw inside a strategy also costs less than a top-level one.
     """
 
     def __init__(
         self, plan: Callable[[Draw[Any], int, _Tally, _Round | None], list[ExamplePlan]]
     ) -> None:
-        self._plan = plan
-        self._args: tuple[int, _Tally, _Round | None] = (0, _Tally(0), None)
-        self._strategy = st.composite(lambda draw: self._plan(draw, *self._args))()
+        self.plan = plan
+        self.args: tuple[int, _Tally, _Round | None] = (0, _Tally(0), None)
 
     def draw(
         self, data: st.DataObject, count: int, case: _Tally, round_: _Round | None
     ) -> list[ExamplePlan]:
         """Plan ``count`` examples for ``case`` with values drawn from ``data``."""
-        self._args = (count, case, round_)
-        return data.draw(self._strategy)
+        self.args = (count, case, round_)
+        token = _DRAWING.set(self)
+        try:
+            return data.draw(_PLANNED)
+        finally:
+            _DRAWING.reset(token)
+
+
+_DRAWING: ContextVar[_Examples] = ContextVar("dbverify_drawing")
+
+
+@st.composite
+def _planned(draw: st.DrawFn) -> list[ExamplePlan]:
+    examples = _DRAWING.get()
+    return examples.plan(draw, *examples.args)
+
+
+_PLANNED = _planned()
 
 
 class _Round:
