@@ -140,51 +140,41 @@ def run_planned(
     opens and rolls back a transaction of its own) or inside one (a savepoint then).
     """
     skip_if_read_only(run)
-    catalog = run.expected_catalog()
-    wanted = run.settings.examples
-    tally = _Tally(wanted)
-    simplest: list[ExamplePlan] = []  # planned by the first test case, sent with the next
-
-    def plan_examples(
-        draw: Draw[Any], count: int, case: _Tally, round_: _Round | None
-    ) -> list[ExamplePlan]:
-        """Plan ``count`` examples; send each to ``round_`` as soon as it is complete."""
-        planned: list[ExamplePlan] = []
-        asking: list[tuple[ExamplePlan, sql.Identifier]] = []
-        while len(planned) + len(asking) < count and not case.spent:
-            case.planned += 1
-            plan = ExamplePlan(Batch())
-            name = plan.open_savepoint()
-            try:
-                example(RowPlanner(plan, catalog, draw))
-            except Rejected:
-                continue
-            if plan.waiting:
-                asking.append((plan, name))
-                continue
-            plan.close_savepoint(name)
-            planned.append(plan)
-            if round_ is not None:
-                round_.send(plan)
-        ask = round_.ask if round_ is not None else lambda batch: batch.run(run.oracle() or conn)
-        for plan, name in _answer_questions(ask, asking):
-            plan.close_savepoint(name)
-            planned.append(plan)
-            if round_ is not None:
-                round_.send(plan)
-        return planned
-
-    examples = _Examples(plan_examples)
-
-    @_SETTINGS
-    # Reproducible per check, without hypothesis hashing this closure's source (read and
+    check = _Check(run, conn, example)
+    # Reproducible per check, without hypothesis hashing a closure's source (read and
     # tokenized again for every check) to derive a seed and an example-database key.
-    @seed(int.from_bytes(hashlib.blake2b(what.encode(), digest_size=8).digest()))
-    @given(data=st.data())
-    def test_case(data: st.DataObject) -> None:
-        # What a test case draws must follow from its choices (and the database's
-        # answers) alone: hypothesis replays prefixes of earlier test cases. So each
-        # counts its own examples, and only what it drew.
+    seed(int.from_bytes(hashlib.blake2b(what.encode(), digest_size=8).digest()))(_test_cases)
+    token = _CHECKING.set(check)
+    try:
+        with suppress(Unsatisfiable, FailedHealthCheck):
+            _test_cases()  # no valid test case at all: the tally says what that means
+    finally:
+        _CHECKING.reset(token)
+    _conclude(run, what, check.tally)
+
+
+class _Check:
+    """One property check's examples: planned, sent in rounds, judged, counted."""
+
+    def __init__(
+        self, run: VerificationRun, conn: psycopg.Connection, example: PlannedExample
+    ) -> None:
+        self.run = run
+        self.conn = conn
+        self.example = example
+        self.catalog = run.expected_catalog()
+        self.tally = _Tally(run.settings.examples)
+        self.simplest: list[ExamplePlan] = []  # planned by the first test case
+        self._args: tuple[int, _Tally, _Round | None] = (0, _Tally(0), None)
+
+    def test_case(self, data: st.DataObject) -> None:
+        """Run one hypothesis test case: a round of examples, and its replacements.
+
+        What a test case draws must follow from its choices (and the database's answers)
+        alone: hypothesis replays prefixes of earlier test cases. So each counts its own
+        examples, and only what it drew.
+        """
+        wanted = self.tally.wanted
         simplest_values = data.draw(_SALT) == 0
         first = simplest_values and wanted > 1
         case = _Tally(1 if first else max(wanted - 1, 1))
@@ -194,17 +184,17 @@ def run_planned(
             if first:
                 # Hypothesis' first test case draws the simplest values: one example of
                 # them, sent with the next test case's.
-                simplest.extend(examples.draw(data, case.wanted, case, None))
+                self.simplest.extend(self._draw(data, case.wanted, case, None))
                 reject()
-            sent, simplest[:] = simplest[:], []
+            sent, self.simplest = self.simplest, []
             count = case.wanted
             while True:
-                with _Round(conn, run.oracle()) as round_:
+                with _Round(self.conn, self.run.oracle()) as round_:
                     for plan in sent:
                         round_.send(plan)
-                    plans = examples.draw(data, count, case, round_)
+                    plans = self._draw(data, count, case, round_)
                 for plan in sent:
-                    tally.judge(plan)
+                    self.tally.judge(plan)
                 for plan in plans:
                     case.judge(plan)
                 if case.done:
@@ -220,47 +210,65 @@ def run_planned(
         except Exception as err:  # raised after hypothesis is done: nothing to replay
             case.failure = err
         finally:
-            tally.add(case)
+            self.tally.add(case)
 
-    test_case._hypothesis_internal_database_key = None  # type: ignore[attr-defined]
-    with suppress(Unsatisfiable, FailedHealthCheck):
-        test_case()  # no valid test case at all: the tally says what that means
-    _conclude(run, what, tally)
-
-
-class _Examples:
-    """Draws planned examples through one strategy, made once per process.
-
-    Hypothesis validates each strategy object when it is first drawn (and st.composite
-    reads the function's source): one strategy serves every check, asking the check
-    drawing at the moment. A draw inside a strategy also costs less than a top-level one.
-    """
-
-    def __init__(
-        self, plan: Callable[[Draw[Any], int, _Tally, _Round | None], list[ExamplePlan]]
-    ) -> None:
-        self.plan = plan
-        self.args: tuple[int, _Tally, _Round | None] = (0, _Tally(0), None)
-
-    def draw(
+    def _draw(
         self, data: st.DataObject, count: int, case: _Tally, round_: _Round | None
     ) -> list[ExamplePlan]:
         """Plan ``count`` examples for ``case`` with values drawn from ``data``."""
-        self.args = (count, case, round_)
-        token = _DRAWING.set(self)
-        try:
-            return data.draw(_PLANNED)
-        finally:
-            _DRAWING.reset(token)
+        self._args = (count, case, round_)
+        return data.draw(_PLANNED)
+
+    def plan_examples(self, draw: Draw[Any]) -> list[ExamplePlan]:
+        """Plan the examples :meth:`_draw` asks for; send each to the round once complete."""
+        count, case, round_ = self._args
+        planned: list[ExamplePlan] = []
+        asking: list[tuple[ExamplePlan, sql.Identifier]] = []
+        while len(planned) + len(asking) < count and not case.spent:
+            case.planned += 1
+            plan = ExamplePlan(Batch())
+            name = plan.open_savepoint()
+            try:
+                self.example(RowPlanner(plan, self.catalog, draw))
+            except Rejected:
+                continue
+            if plan.waiting:
+                asking.append((plan, name))
+                continue
+            plan.close_savepoint(name)
+            planned.append(plan)
+            if round_ is not None:
+                round_.send(plan)
+        for plan, name in _answer_questions(round_.ask if round_ else self._ask, asking):
+            plan.close_savepoint(name)
+            planned.append(plan)
+            if round_ is not None:
+                round_.send(plan)
+        return planned
+
+    def _ask(self, questions: Batch) -> None:
+        questions.run(self.run.oracle() or self.conn)
 
 
-_DRAWING: ContextVar[_Examples] = ContextVar("dbverify_drawing")
+_CHECKING: ContextVar[_Check] = ContextVar("dbverify_checking")
+
+
+# One test function and one strategy serve every check (made per check, hypothesis'
+# decorators read signatures and sources, and each new strategy is validated when drawn).
+@_SETTINGS
+@given(data=st.data())
+def _test_cases(data: st.DataObject) -> None:
+    _CHECKING.get().test_case(data)
+
+
+_test_cases._hypothesis_internal_database_key = None  # type: ignore[attr-defined]
 
 
 @st.composite
 def _planned(draw: st.DrawFn) -> list[ExamplePlan]:
-    examples = _DRAWING.get()
-    return examples.plan(draw, *examples.args)
+    # Drawn inside one strategy: hypothesis' bookkeeping per top-level draw costs more
+    # than most of the values drawn.
+    return _CHECKING.get().plan_examples(draw)
 
 
 _PLANNED = _planned()
