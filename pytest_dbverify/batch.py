@@ -170,7 +170,8 @@ class Pipeline:
                 continue
             statement, answer = command
             composable = statement if isinstance(statement, sql.Composable) else statement.render()
-            pgconn.send_query_params(composable.as_bytes(self._conn), None)
+            # The transformer, not the connection: psycopg would make one per literal.
+            pgconn.send_query_params(composable.as_bytes(self._transformer), None)
             self._waiting.append(answer)
         batch._commands = []
         pgconn.flush()

@@ -15,6 +15,7 @@ rolled back: nothing the plan writes survives it, and it touches only rows it in
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -23,9 +24,11 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.abc import AdaptContext
+from psycopg.adapt import Transformer
 
 from pytest_dbverify.batch import Answer, Batch
-from pytest_dbverify.catalog import Table
+from pytest_dbverify.catalog import Table, TableName
 from pytest_dbverify.names import quoted
 
 # A generated row the database refuses for reasons the generator cannot see coming
@@ -83,8 +86,7 @@ class Ref:
 
     def sql(self) -> sql.Composable:
         """Return the value as text, from the setting (``'v' || value``, or ``'n'`` for NULL)."""
-        key = sql.Literal(self.row.setting(self.column))
-        return sql.SQL("substr(nullif(current_setting({}), 'n'), 2)").format(key)
+        return sql.SQL(_READ_SETTING.format(self.row.setting(self.column)))
 
     @property
     def value(self) -> Any:
@@ -98,11 +100,41 @@ class Ref:
         return repr(self.value)
 
 
+# Setting names are ours (dbverify.k<n>): nothing in them needs quoting.
+_READ_SETTING = "substr(nullif(current_setting('{}'), 'n'), 2)"
+_SAVE_SETTING = ", set_config('{}', coalesce('v' || ({})::text, 'n'), true)"
+
+
+class _Typed(sql.Composable):
+    """A value cast to a type, ``'...'::text``, or a Ref's, ``(substr(...))::uuid``.
+
+    A Composable of its own: built and rendered for every value of every example, where
+    ``sql.SQL(...).format(...)`` parses its format string and a Literal makes a
+    transformer of its own each time.
+    """
+
+    def __init__(self, value: Any, type_sql: str) -> None:
+        super().__init__(value)
+        # A Ref is read now: its row must save the column before either is rendered.
+        self._text = f"({value.sql().as_string()})" if isinstance(value, Ref) else None
+        self._type = type_sql
+
+    def as_bytes(self, context: AdaptContext | None = None) -> bytes:
+        encoding = _encoding(context)
+        cast = f"::{self._type}".encode(encoding)
+        if self._text is not None:
+            return self._text.encode(encoding) + cast
+        return Transformer.from_context(context).as_literal(self._obj) + cast
+
+
+def _encoding(context: AdaptContext | None) -> str:
+    connection = getattr(context, "connection", None)
+    return connection.info.encoding if connection is not None else "utf-8"
+
+
 def sql_value(value: Any, type_sql: str) -> sql.Composable:
     """Return ``value`` as an SQL expression of type ``type_sql`` (a literal, or a Ref)."""
-    if isinstance(value, Ref):
-        return sql.SQL("({})::{}").format(value.sql(), sql.SQL(type_sql))
-    return sql.SQL("{}::{}").format(sql.Literal(value), sql.SQL(type_sql))
+    return _Typed(value, type_sql)
 
 
 def resolved(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,23 +154,44 @@ def insert_statement(
 
     ``overriding`` writes identity ALWAYS columns too (``OVERRIDING SYSTEM VALUE``).
     """
-    if not values:
-        return sql.SQL("INSERT INTO {} DEFAULT VALUES").format(quoted(table.name))
-    return sql.SQL("INSERT INTO {} ({}) {}VALUES ({})").format(
-        quoted(table.name),
-        sql.SQL(", ").join(map(sql.Identifier, values)),
+    head = _insert_head(table.name, tuple(values), overriding)
+    types = table.column  # the same table at every example: its head is built once
+    parts: list[sql.Composable] = [head]
+    for n, (name, value) in enumerate(values.items()):
+        if n:
+            parts.append(_COMMA)
+        parts.append(_Typed(value, types(name).type.sql))
+    parts.append(_CLOSE if values else _NOTHING)
+    return sql.Composed(parts)
+
+
+@functools.lru_cache(maxsize=4096)
+def _insert_head(table: TableName, columns: tuple[str, ...], overriding: bool) -> sql.Composable:
+    if not columns:
+        return sql.SQL("INSERT INTO {} DEFAULT VALUES").format(quoted(table))
+    return sql.SQL("INSERT INTO {} ({}) {}VALUES (").format(
+        quoted(table),
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
         sql.SQL("OVERRIDING SYSTEM VALUE " if overriding else ""),
-        sql.SQL(", ").join(
-            sql_value(value, table.column(name).type.sql) for name, value in values.items()
-        ),
     )
+
+
+_COMMA, _CLOSE, _NOTHING = sql.SQL(", "), sql.SQL(")"), sql.SQL("")
 
 
 def locator_where(row: PlannedRow) -> sql.Composable:
     """Return ``tableoid = ... AND ctid = ...``: the row's address, whatever its key."""
-    return sql.SQL("tableoid = {} AND ctid = {}").format(
-        sql_value(row.ref("tableoid"), "oid"), sql_value(row.ref("ctid"), "tid")
+    return sql.Composed(
+        [
+            _TABLEOID,
+            _Typed(row.ref("tableoid"), "oid"),
+            _AND_CTID,
+            _Typed(row.ref("ctid"), "tid"),
+        ]
     )
+
+
+_TABLEOID, _AND_CTID = sql.SQL("tableoid = "), sql.SQL(" AND ctid = ")
 
 
 @dataclass(eq=False)
@@ -179,14 +232,18 @@ class PlannedRow:
     def render(self) -> sql.Composable:
         """Return the statement, saving every column a later statement reads."""
         saved = [
-            sql.SQL("set_config({}, coalesce('v' || ({})::text, 'n'), true)").format(
-                sql.Literal(setting), sql.Identifier(column)
-            )
+            sql.SQL(_SAVE_SETTING.format(setting, _quoted_column(column)))
             for column, setting in self._settings.items()
         ]
-        return sql.SQL("{} RETURNING {}").format(
-            self.statement, sql.SQL(", ").join([sql.SQL("tableoid, ctid, *"), *saved])
-        )
+        return sql.Composed([self.statement, _RETURNING, *saved])
+
+
+_RETURNING = sql.SQL(" RETURNING tableoid, ctid, *")
+
+
+@functools.lru_cache(maxsize=4096)
+def _quoted_column(name: str) -> str:
+    return sql.Identifier(name).as_string()
 
 
 Judge = Callable[[], None]
@@ -254,17 +311,18 @@ class ExamplePlan:
         yield
         self.close_savepoint(name)
 
-    def open_savepoint(self) -> sql.Identifier:
-        """Start a savepoint (see :meth:`savepoint`); return its name, to close it."""
-        name = sql.Identifier(f"dbverify_{next(self._savepoints)}")
-        self.batch.add(sql.SQL("SAVEPOINT {}").format(name))
-        return name
+    def open_savepoint(self) -> int:
+        """Start a savepoint (see :meth:`savepoint`); return its number, to close it."""
+        number = next(self._savepoints)
+        self.batch.add(_savepoint_statements(number)[0])
+        return number
 
-    def close_savepoint(self, name: sql.Identifier) -> None:
-        """Roll back to the savepoint ``name`` and release it, after a Sync."""
+    def close_savepoint(self, number: int) -> None:
+        """Roll back to the savepoint ``number`` and release it, after a Sync."""
+        _, rollback, release = _savepoint_statements(number)
         self.batch.sync()
-        self.batch.add(sql.SQL("ROLLBACK TO {}").format(name))
-        self.batch.add(sql.SQL("RELEASE {}").format(name))
+        self.batch.add(rollback)
+        self.batch.add(release)
 
     def ask(self, statement: sql.Composable) -> Answer:
         """Queue a question for the expected database; read its answer in a :meth:`later` step.
@@ -306,6 +364,13 @@ class ExamplePlan:
         """Run the judges in order; the first that raises decides the example."""
         for check in self._judges:
             check()
+
+
+@functools.lru_cache(maxsize=256)
+def _savepoint_statements(number: int) -> tuple[sql.SQL, sql.SQL, sql.SQL]:
+    """Return SAVEPOINT, ROLLBACK TO and RELEASE of savepoint ``dbverify_<number>``."""
+    name = f"dbverify_{number}"  # ours: nothing to quote
+    return sql.SQL(f"SAVEPOINT {name}"), sql.SQL(f"ROLLBACK TO {name}"), sql.SQL(f"RELEASE {name}")
 
 
 def succeeded(answer: Answer) -> None:

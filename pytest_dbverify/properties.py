@@ -223,7 +223,7 @@ class _Check:
         """Plan the examples :meth:`_draw` asks for; send each to the round once complete."""
         count, case, round_ = self._args
         planned: list[ExamplePlan] = []
-        asking: list[tuple[ExamplePlan, sql.Identifier]] = []
+        asking: list[tuple[ExamplePlan, int]] = []
         while len(planned) + len(asking) < count and not case.spent:
             case.planned += 1
             plan = ExamplePlan(Batch())
@@ -323,8 +323,8 @@ class _Round:
 
 
 def _answer_questions(
-    ask: Callable[[Batch], None], plans: list[tuple[ExamplePlan, sql.Identifier]]
-) -> list[tuple[ExamplePlan, sql.Identifier]]:
+    ask: Callable[[Batch], None], plans: list[tuple[ExamplePlan, int]]
+) -> list[tuple[ExamplePlan, int]]:
     """Ask the expected database what the plans asked, and let them proceed, until done.
 
     All the examples' questions go in one batch (one round trip); a plan that rejects
