@@ -271,7 +271,8 @@ class ExamplePlan:
     def attempt(self, statement: sql.Composable) -> Answer:
         """Queue a statement that may fail: a judge of the check reads its answer.
 
-        Queue it inside :meth:`savepoint`, whose end bounds what its failure skips.
+        Queue it inside :meth:`savepoint`, whose end bounds what its failure skips, or
+        as the example's last statement (the example's end does the same).
         """
         return self.batch.add(statement)
 
@@ -305,24 +306,23 @@ class ExamplePlan:
 
         An error inside skips the rest of the block only: a Sync ends it, then the
         ``ROLLBACK TO`` makes the transaction usable again (it fails too, harmlessly, if
-        an error before the block skipped its ``SAVEPOINT``).
+        an error before the block skipped its ``SAVEPOINT``). The savepoint is not
+        released: what follows runs inside it, and the example's end undoes it all.
         """
-        name = self.open_savepoint()
+        savepoint, rollback = _savepoint_statements(next(self._savepoints))
+        self.batch.add(savepoint)
         yield
-        self.close_savepoint(name)
-
-    def open_savepoint(self) -> int:
-        """Start a savepoint (see :meth:`savepoint`); return its number, to close it."""
-        number = next(self._savepoints)
-        self.batch.add(_savepoint_statements(number)[0])
-        return number
-
-    def close_savepoint(self, number: int) -> None:
-        """Roll back to the savepoint ``number`` and release it, after a Sync."""
-        _, rollback, release = _savepoint_statements(number)
         self.batch.sync()
         self.batch.add(rollback)
-        self.batch.add(release)
+
+    def end(self) -> None:
+        """End the example: roll back to the savepoint each example starts from.
+
+        The round sets it (:data:`EXAMPLE_SAVEPOINT`) once; ``ROLLBACK TO`` keeps it for
+        the next example, after a Sync, whatever failed before.
+        """
+        self.batch.sync()
+        self.batch.add(_BACK_TO_EXAMPLE)
 
     def ask(self, statement: sql.Composable) -> Answer:
         """Queue a question for the expected database; read its answer in a :meth:`later` step.
@@ -367,10 +367,15 @@ class ExamplePlan:
 
 
 @functools.lru_cache(maxsize=256)
-def _savepoint_statements(number: int) -> tuple[sql.SQL, sql.SQL, sql.SQL]:
-    """Return SAVEPOINT, ROLLBACK TO and RELEASE of savepoint ``dbverify_<number>``."""
+def _savepoint_statements(number: int) -> tuple[sql.SQL, sql.SQL]:
+    """Return SAVEPOINT and ROLLBACK TO of savepoint ``dbverify_<number>``."""
     name = f"dbverify_{number}"  # ours: nothing to quote
-    return sql.SQL(f"SAVEPOINT {name}"), sql.SQL(f"ROLLBACK TO {name}"), sql.SQL(f"RELEASE {name}")
+    return sql.SQL(f"SAVEPOINT {name}"), sql.SQL(f"ROLLBACK TO {name}")
+
+
+# Where every example starts from: the round sets it, each example rolls back to it.
+EXAMPLE_SAVEPOINT = sql.SQL("SAVEPOINT dbverify_example")
+_BACK_TO_EXAMPLE = sql.SQL("ROLLBACK TO dbverify_example")
 
 
 def succeeded(answer: Answer) -> None:

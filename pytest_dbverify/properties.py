@@ -33,6 +33,7 @@ from psycopg import pq, sql
 
 from pytest_dbverify.batch import Batch, Pipeline
 from pytest_dbverify.plans import (
+    EXAMPLE_SAVEPOINT,
     LOCK_WAIT_SQLSTATES,
     ExamplePlan,
     LockWait,
@@ -223,24 +224,23 @@ class _Check:
         """Plan the examples :meth:`_draw` asks for; send each to the round once complete."""
         count, case, round_ = self._args
         planned: list[ExamplePlan] = []
-        asking: list[tuple[ExamplePlan, int]] = []
+        asking: list[ExamplePlan] = []
         while len(planned) + len(asking) < count and not case.spent:
             case.planned += 1
             plan = ExamplePlan(Batch())
-            name = plan.open_savepoint()
             try:
                 self.example(RowPlanner(plan, self.catalog, draw))
             except Rejected:
                 continue
             if plan.waiting:
-                asking.append((plan, name))
+                asking.append(plan)
                 continue
-            plan.close_savepoint(name)
+            plan.end()
             planned.append(plan)
             if round_ is not None:
                 round_.send(plan)
-        for plan, name in _answer_questions(round_.ask if round_ else self._ask, asking):
-            plan.close_savepoint(name)
+        for plan in _answer_questions(round_.ask if round_ else self._ask, asking):
+            plan.end()
             planned.append(plan)
             if round_ is not None:
                 round_.send(plan)
@@ -297,6 +297,7 @@ class _Round:
         # Deferred constraints would only fire at COMMIT, which never comes. An example
         # that defers one undoes that with its savepoint.
         opening.add(sql.SQL("SET CONSTRAINTS ALL IMMEDIATE"))
+        opening.add(EXAMPLE_SAVEPOINT)
         opening.sync()
         self._pipeline.send(opening)
         return self
@@ -322,28 +323,26 @@ class _Round:
         self._pipeline.drain()
 
 
-def _answer_questions(
-    ask: Callable[[Batch], None], plans: list[tuple[ExamplePlan, int]]
-) -> list[tuple[ExamplePlan, int]]:
+def _answer_questions(ask: Callable[[Batch], None], plans: list[ExamplePlan]) -> list[ExamplePlan]:
     """Ask the expected database what the plans asked, and let them proceed, until done.
 
     All the examples' questions go in one batch (one round trip); a plan that rejects
     its example on an answer is dropped.
     """
-    while any(plan.waiting for plan, _ in plans):
+    while any(plan.waiting for plan in plans):
         questions = Batch()
-        for plan, _ in plans:
+        for plan in plans:
             questions.extend(plan.questions)
             plan.questions = Batch()
         if len(questions):
             ask(questions)
         going = []
-        for plan, name in plans:
+        for plan in plans:
             try:
                 plan.proceed()
             except Rejected:
                 continue
-            going.append((plan, name))
+            going.append(plan)
         plans = going
     return plans
 

@@ -86,8 +86,8 @@ def test_check_enforced(
 
         def violating(attempt: dict[str, Any]) -> None:
             found.append(attempt)
-            with rows.plan.savepoint():
-                insert = rows.plan.attempt(insert_statement(table, attempt))
+            # The example's last statement: its end fences the failure.
+            insert = rows.plan.attempt(insert_statement(table, attempt))
 
             @rows.plan.judge
             def refused_it() -> None:

@@ -110,8 +110,8 @@ def test_unique_enforced(
                 },
             }
         overriding = any(table.column(c).identity == "always" for c in duplicate)
-        with rows.plan.savepoint():
-            insert = rows.plan.attempt(insert_statement(table, duplicate, overriding=overriding))
+        # The example's last statement: its end fences the failure.
+        insert = rows.plan.attempt(insert_statement(table, duplicate, overriding=overriding))
 
         @rows.plan.judge
         def refused() -> None:

@@ -60,10 +60,8 @@ def test_not_null_enforced(
         values = rows.values(
             table, overrides={column.name: None}, parents=not orphans, minimal=True
         )
-        with rows.plan.savepoint():
-            insert = rows.plan.attempt(
-                sql.SQL("{} RETURNING *").format(insert_statement(into, values))
-            )
+        # The example's last statement: its end fences the failure.
+        insert = rows.plan.attempt(sql.SQL("{} RETURNING *").format(insert_statement(into, values)))
 
         @rows.plan.judge
         def refused() -> None:
