@@ -115,6 +115,20 @@ class Batch:
             pipeline.send(self)
 
 
+def run_all(conn: psycopg.Connection[Any], *statements: sql.Composable) -> list[Answer]:
+    """Send ``statements`` in one round trip, each in a segment of its own; return answers.
+
+    On an idle connection each runs in a transaction of its own, as in autocommit.
+    """
+    batch = Batch()
+    answers = []
+    for statement in statements:
+        answers.append(batch.add(statement))
+        batch.sync()
+    batch.run(conn)
+    return answers
+
+
 class Pipeline:
     """Batches sent as they are planned; every answer read when the block ends.
 
@@ -196,7 +210,14 @@ class Pipeline:
         while len(self._waiting) == before:
             ready = yield Wait.RW if pgconn.flush() else Wait.R
             if ready & Ready.R:
-                pgconn.consume_input()
+                try:
+                    pgconn.consume_input()
+                except psycopg.OperationalError:
+                    # The server hung up; what it said first (why) may be read yet.
+                    self._take()
+                    if self._lost is not None:
+                        raise self._lost from None
+                    raise
                 self._take()
 
     def _take(self) -> None:

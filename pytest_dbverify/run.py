@@ -12,6 +12,7 @@ import dataclasses
 import fnmatch
 import gc
 import json
+import select
 import time
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -102,6 +103,7 @@ class VerificationRun:
         self._checked_tables: list[Table] | None = None
         self._oracle: psycopg.Connection | None = None
         self._lent: tuple[GuardedConnection, float] | None = None  # see checks_connection
+        self.applied_versions: list[str] | None = None  # dbmate's table, read once
         self._round_trip: Future[RoundTrip] | None = None
         self._data_scan: dict[str, Finding] | None = None
         self.data_scan_seconds = 0.0
@@ -331,14 +333,18 @@ class VerificationRun:
         """
         pool = self.pool()
         lent, self._lent = self._lent, None
-        if lent is not None and time.monotonic() - lent[1] > _KEEP_LENT_SECONDS:
-            pool.putconn(lent[0])  # idle long enough for a proxy to have dropped it
+        if lent is not None and (
+            time.monotonic() - lent[1] > _KEEP_LENT_SECONDS or _spoke_unasked(lent[0])
+        ):
+            pool.putconn(lent[0])  # idle long, or the server ended it: the pool checks
             lent = None
         conn = lent[0] if lent is not None else pool.getconn()
         try:
             yield conn
         finally:
-            if conn.broken or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            # With a single slot, keeping it would leave none for your own tests.
+            if conn.broken or not idle or pool.max_size < 2:
                 pool.putconn(conn)
             else:
                 self._lent = (conn, time.monotonic())
@@ -621,6 +627,18 @@ def _in_background(name: str, work: Callable[..., T], *args: object) -> Future[T
     future = executor.submit(work, *args)
     executor.shutdown(wait=False)  # the thread ends with the work
     return future
+
+
+def _spoke_unasked(conn: psycopg.Connection) -> bool:
+    """Return True if an idle connection has input waiting: the server said goodbye.
+
+    A session the server ends (a restart, pg_terminate_backend, idle_session_timeout)
+    gets a FATAL message, then EOF; we LISTEN to nothing. Seen without a round trip.
+    """
+    if conn.closed or conn.broken:
+        return True
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    return bool(readable)
 
 
 def _warm_up() -> None:

@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from pytest_dbverify.batch import Batch
 from pytest_dbverify.catalog import Constraint, Index, Table
 from pytest_dbverify.names import fk_id, quoted, short_name
 from pytest_dbverify.run import VerificationRun, get_run
@@ -191,10 +192,17 @@ NO_INDEX_SCANS = _planner(index_scan=False)
 
 def _index_used(conn: psycopg.Connection, lookup: sql.Composed) -> str | None:
     """Return the index the planner scans for ``lookup`` when it may scan only indexes."""
-    with conn.transaction(force_rollback=True):
-        conn.execute(INDEX_SCANS_ONLY)
-        plan = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(lookup)).fetchone()
-    names = list(_index_names(plan[0] if plan else []))
+    batch = Batch()  # one round trip
+    batch.add(sql.SQL("BEGIN"))
+    batch.add(INDEX_SCANS_ONLY)
+    explained = batch.add(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(lookup))
+    batch.sync()
+    batch.add(sql.SQL("ROLLBACK"))
+    batch.run(conn)
+    if explained.error is not None:
+        raise explained.error
+    plan = explained.rows[0][0] if explained.rows else []
+    names = list(_index_names(plan))
     return names[0] if names else None
 
 

@@ -18,8 +18,9 @@ import pytest
 from psycopg import sql
 
 from pytest_dbverify import ledger
+from pytest_dbverify.batch import run_all
 from pytest_dbverify.migrations import MigrationFile, migration_files
-from pytest_dbverify.run import get_run
+from pytest_dbverify.run import VerificationRun, get_run
 from pytest_dbverify.settings import Settings
 
 pytestmark = pytest.mark.dbverify
@@ -57,28 +58,33 @@ def _recorded(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("recorded", names, ids=[Path(n).stem for n in names])
 
 
-def applied_versions(conn: psycopg.Connection, settings: Settings) -> list[str]:
-    """Return the versions recorded in dbmate's table, or fail saying it is missing."""
-    table = sql.Identifier(*settings.migrations_table.split("."))
-    try:
-        with conn.transaction():
-            rows = conn.execute(
-                sql.SQL("SELECT version::text FROM {} ORDER BY version").format(table)
-            ).fetchall()
-    except psycopg.errors.UndefinedTable:
-        pytest.fail(
-            f"no table {settings.migrations_table}: dbmate has never migrated this database "
-            "(or --dbverify-migrations-table names another table)",
-            pytrace=False,
-        )
-    return [row[0] for row in rows]
+def applied_versions(run: VerificationRun) -> list[str]:
+    """Return the versions recorded in dbmate's table, or fail saying it is missing.
+
+    Read once per run (one round trip), for every item that asks.
+    """
+    settings = run.settings
+    if run.applied_versions is None:
+        table = sql.Identifier(*settings.migrations_table.split("."))
+        with run.checks_connection() as conn:
+            [read] = run_all(
+                conn, sql.SQL("SELECT version::text FROM {} ORDER BY version").format(table)
+            )
+        if isinstance(read.error, psycopg.errors.UndefinedTable):
+            pytest.fail(
+                f"no table {settings.migrations_table}: dbmate has never migrated this "
+                "database (or --dbverify-migrations-table names another table)",
+                pytrace=False,
+            )
+        if read.error is not None:
+            raise read.error
+        run.applied_versions = [row[0] for row in read.rows]
+    return run.applied_versions
 
 
-def test_migration_applied(
-    migration: MigrationFile, dbverify_conn: psycopg.Connection, dbverify_settings: Settings
-) -> None:
+def test_migration_applied(migration: MigrationFile, dbverify_run: VerificationRun) -> None:
     """The migration file's version is recorded as applied on the target."""
-    applied = applied_versions(dbverify_conn, dbverify_settings)
+    applied = applied_versions(dbverify_run)
     if migration.version in applied:
         return
     newest = max(applied, default=None)
@@ -119,15 +125,14 @@ def test_migration_file_present(recorded: str, dbverify_settings: Settings) -> N
         pytest.fail(problem.describe(ledger.ledger_of(dbverify_settings)), pytrace=False)
 
 
-def test_no_applied_migration_without_file(
-    dbverify_conn: psycopg.Connection, dbverify_settings: Settings
-) -> None:
+def test_no_applied_migration_without_file(dbverify_run: VerificationRun) -> None:
     """Every version recorded on the target has its file in the migrations directory."""
-    if not dbverify_settings.migrations_dir.is_dir():
-        pytest.skip(f"no migrations directory at {dbverify_settings.migrations_dir}")
-    known = {file.version for file in migration_files(dbverify_settings.migrations_dir)}
-    unknown = [v for v in applied_versions(dbverify_conn, dbverify_settings) if v not in known]
+    migrations_dir = dbverify_run.settings.migrations_dir
+    if not migrations_dir.is_dir():
+        pytest.skip(f"no migrations directory at {migrations_dir}")
+    known = {file.version for file in migration_files(migrations_dir)}
+    unknown = [v for v in applied_versions(dbverify_run) if v not in known]
     assert not unknown, (
-        f"applied on the target but missing from {dbverify_settings.migrations_dir}: "
+        f"applied on the target but missing from {migrations_dir}: "
         f"{', '.join(unknown)} (a deleted or unmerged migration file?)"
     )

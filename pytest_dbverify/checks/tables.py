@@ -6,6 +6,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from pytest_dbverify.batch import Batch
 from pytest_dbverify.catalog import TableName, list_tables
 from pytest_dbverify.run import VerificationRun, get_run
 
@@ -31,9 +32,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("table", tables, ids=[str(table) for table in tables])
 
 
-def test_table_readable(
-    table: TableName | None, dbverify_conn: psycopg.Connection, dbverify_run: VerificationRun
-) -> None:
+def test_table_readable(table: TableName | None, dbverify_run: VerificationRun) -> None:
     """The connecting role can SELECT from the table (privileges, locks within lock_timeout)."""
     if table is None:
         pytest.fail(
@@ -43,13 +42,23 @@ def test_table_readable(
             "--dbverify-migrations-dir): is this the right database?",
             pytrace=False,
         )
-    statement = sql.SQL("SELECT * FROM {} LIMIT 0").format(sql.Identifier(table.schema, table.name))
-    try:
-        with dbverify_conn.transaction():
-            dbverify_conn.execute(statement)
-    except psycopg.Error as err:
+    # One round trip: BEGIN, the read and the ROLLBACK travel together.
+    batch = Batch()
+    batch.add(sql.SQL("BEGIN"))
+    read = batch.add(
+        sql.SQL("SELECT * FROM {} LIMIT 0").format(sql.Identifier(table.schema, table.name))
+    )
+    batch.sync()
+    batch.add(sql.SQL("ROLLBACK"))
+    with dbverify_run.checks_connection() as conn:
+        try:
+            batch.run(conn)
+            error = read.error
+        except psycopg.Error as lost:  # the session ended meanwhile
+            error = lost
+    if error is not None:
         pytest.fail(
-            f"cannot read {table}: {type(err).__name__} [{err.sqlstate}] "
-            f"{str(err).splitlines()[0] if str(err) else ''}",
+            f"cannot read {table}: {type(error).__name__} [{error.sqlstate}] "
+            f"{str(error).splitlines()[0] if str(error) else ''}",
             pytrace=False,
         )
