@@ -11,7 +11,7 @@ import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from typing import Any, Literal, TypeVar
 
@@ -180,12 +180,24 @@ class Table:
     has_rules: bool = False  # any rewrite rule (DO INSTEAD ...) on the table
     row_security: bool = False
 
+    def __hash__(self) -> int:
+        return self._hash
+
+    @functools.cached_property
+    def _hash(self) -> int:
+        # Tables key the generators' caches, looked up at every draw: hashed once.
+        return hash(tuple(getattr(self, f.name) for f in fields(self)))
+
     def column(self, name: str) -> Column:
         """Return the column called ``name``."""
-        for column in self.columns:
-            if column.name == name:
-                return column
-        raise KeyError(f"{self.name} has no column {name!r}")
+        try:
+            return self._columns[name]
+        except KeyError:
+            raise KeyError(f"{self.name} has no column {name!r}") from None
+
+    @functools.cached_property
+    def _columns(self) -> dict[str, Column]:
+        return {column.name: column for column in self.columns}
 
     def mentioned(self, expression: str) -> list[str]:
         """Return the columns an expression (a predicate, an index key) names, quoted or bare."""

@@ -837,14 +837,32 @@ def refuses_null(column: Column) -> bool:
     return column.not_null or (column.type.domain_not_null and not elements_are_domain(column.type))
 
 
+@functools.lru_cache(maxsize=4096)
+def _drawable(
+    table: Table, name: str, registry: StrategyRegistry, generation: int
+) -> SearchStrategy[Any]:
+    """Return the strategy of one column of a row: shared by every row strategy drawing it.
+
+    Each new strategy object is validated when first drawn: rows of the same table
+    drawing different sets of columns (one per check) share these.
+    """
+    bounds = table_bounds(table).get(name)
+    return values_for(table.column(name), table=table.name, registry=registry, bounds=bounds)
+
+
 def table_bounds(table: Table) -> dict[str, ColumnBounds]:
     """Return, per column, what the table's enforced CHECKs say about it alone."""
+    return dict(_table_bounds(table))
+
+
+@functools.lru_cache(maxsize=4096)
+def _table_bounds(table: Table) -> tuple[tuple[str, ColumnBounds], ...]:
     types = {column.name: column.type for column in table.columns}
     result: dict[str, ColumnBounds] = {}
     for check in _enforced_checks(table):
         for name, bounds in column_bounds(check, types).items():
             result[name] = result[name].intersect(bounds) if name in result else bounds
-    return result
+    return tuple(result.items())  # cached: not to be changed by a caller
 
 
 def _enforced_checks(table: Table) -> list[str]:
@@ -952,7 +970,6 @@ def _rows_for(
             f"no column {name!r}{hint}"
         )
     foreign = frozenset(name for fk in table.foreign_keys for name in fk.columns)
-    narrowing = table_bounds(table)
     drawable: dict[str, SearchStrategy[Any]] = {}
     required: set[str] = set(wanted)
     for column in table.columns:
@@ -965,9 +982,7 @@ def _rows_for(
             or _SEQUENCE_DEFAULT.match(column.default or "") is not None
         ):
             continue
-        drawable[name] = values_for(
-            column, table=table.name, registry=registry, bounds=narrowing.get(name)
-        )
+        drawable[name] = _drawable(table, name, registry, generation)
         if refuses_null(column) and not column.has_default:
             required.add(name)
     partition_keys = [
