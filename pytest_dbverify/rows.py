@@ -118,13 +118,18 @@ class RowPlanner:
         it: a parent inserted to close a cycle would otherwise wait for a row that never
         comes. ``SET CONSTRAINTS`` made inside is undone too (by the savepoint's rollback).
         """
+        with self.restored(), self.plan.savepoint():
+            yield
+
+    @contextmanager
+    def restored(self) -> Iterator[None]:
+        """Forget, when the block ends, the parents it promised and the constraints deferred."""
         saved = (
             {name: list(parents) for name, parents in self._deferred.items()},
             self._deferring,
         )
         try:
-            with self.plan.savepoint():
-                yield
+            yield
         finally:
             self._deferred, self._deferring = saved
 
@@ -301,13 +306,8 @@ class RowFactory:
     @contextmanager
     def attempt(self) -> Iterator[None]:
         """Undo everything the block writes when it ends (see :meth:`RowPlanner.attempt`)."""
-        planner = self._planner
-        saved = ({name: list(p) for name, p in planner._deferred.items()}, planner._deferring)
-        try:
-            with savepoint(self.conn, rollback=True):
-                yield
-        finally:
-            planner._deferred, planner._deferring = saved
+        with self._planner.restored(), savepoint(self.conn, rollback=True):
+            yield
 
     def _stored(self, row: PlannedRow) -> dict[str, Any]:
         self._run()
