@@ -18,10 +18,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def measure(repeat: int, pytest_args: list[str]) -> list[float]:
-    """Return the wall times of ``repeat`` main jobs; exit if one fails."""
+def measure(repeat: int, pytest_args: list[str], *, cache_dir: Path | None = None) -> list[float]:
+    """Return the wall times of ``repeat`` main jobs; exit if one fails.
+
+    ``cache_dir`` sets the plugin's cache directory (initialized clusters, round-trip
+    findings): an empty one times a first run on a new machine.
+    """
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("PG")}
     env = {k: v for k, v in env.items() if not k.startswith("DBVERIFY_")}
+    if cache_dir is not None:
+        env["DBVERIFY_CACHE_DIR"] = str(cache_dir)
     times = []
     for _ in range(repeat):
         began = time.perf_counter()

@@ -269,6 +269,12 @@ def cold(report: Report, repeat: int) -> None:
     times = main_job.measure(repeat, [])
     report.figure("main job wall time", spread(times), "median < 3 s on 2 cores", median(times) < 3)
     report.figures["cold_median"] = median(times)
+    # The same on a machine that never ran it: initdb, and the migrations' round trip.
+    firsts = []
+    for _ in range(max(1, repeat // 2)):
+        with tempfile.TemporaryDirectory(prefix="dbverify-empty-cache-") as empty:
+            firsts += main_job.measure(1, [], cache_dir=Path(empty))
+    report.figure("  first run on a new machine (empty cache directory)", spread(firsts))
 
 
 def pg_prove_times(target: Target, db: str, repeat: int) -> tuple[dict[str, list[float]], int]:
