@@ -158,7 +158,7 @@ def _plan_action(
 
         return
     acted = plan.execute(statement)
-    found = plan.execute(_child_now(table, fk, child))
+    found = plan.execute(_child_now(table, fk, child, new_key, action))
 
     @plan.judge
     def acted_as_declared() -> None:
@@ -183,32 +183,58 @@ def _plan_action(
         assert actual == expected, f"{what}: child columns are {actual}, expected {expected}"
 
 
-def _child_now(table: Table, fk: Constraint, child: PlannedRow) -> sql.Composable:
-    """Return the child row now, found by its primary key, else by every column but the key.
+def _child_now(
+    table: Table,
+    fk: Constraint,
+    child: PlannedRow,
+    new_key: dict[str, Any] | None,
+    action: str,
+) -> sql.Composable:
+    """Return the child row now, by its primary key, else by every column but the reference.
 
     The columns hold what the child was stored with (a trigger, a default, char(n)
-    padding may differ from what was sent). "=" and IS NULL, not IS NOT DISTINCT FROM: an
-    index answers them, so a lookup by primary key costs the same on an empty table as on
-    one with millions of rows.
+    padding may differ from what was sent). The reference's own columns may hold the old
+    key, the new one (``new_key``, after an UPDATE of the parent) or NULL: each a
+    condition an index answers, so the lookup costs the same however large the table.
+    After SET DEFAULT they may hold anything: the key's other columns find the row then,
+    and a table without a primary key is searched by its other columns.
     """
     from pytest_dbverify.plans import sql_value
     from pytest_dbverify.rows import NO_EQUALITY
 
-    key = table.primary_key
-    keyed = [c for c in (key.columns if key else ()) if c not in fk.columns]
-    columns = keyed or [c.name for c in table.columns
-                        if c.name not in fk.columns and c.type.base not in NO_EQUALITY]  # fmt: skip
+    def stored(name: str) -> sql.Composable:
+        return sql_value(child.ref(name), table.column(name).type.sql)
 
-    def equal(name: str) -> sql.Composable:
+    def now(name: str) -> sql.Composable:
         column = sql.Identifier(name)
-        stored = sql_value(child.ref(name), table.column(name).type.sql)
-        if keyed:
-            return sql.SQL("{} = {}").format(column, stored)  # a key is never NULL
-        return sql.SQL("({0} = {1} OR {1} IS NULL AND {0} IS NULL)").format(column, stored)
+        if name not in fk.columns:
+            return sql.SQL("{} = {}").format(column, stored(name))  # a key is never NULL
+        new = _as_child(fk, new_key).get(name) if new_key else None
+        held = [stored(name), *([_value(table, name, new)] if new is not None else [])]
+        return sql.SQL("({})").format(
+            sql.SQL(" OR ").join(
+                [
+                    *(sql.SQL("{} = {}").format(column, v) for v in held),
+                    sql.SQL("{} IS NULL").format(column),
+                ]
+            )
+        )
 
-    return sql.SQL("SELECT * FROM {} WHERE {}").format(
-        quoted(table.name), sql.SQL(" AND ").join(equal(c) for c in columns)
-    )
+    key = table.primary_key
+    keyed = list(key.columns) if key else []
+    if action == "set default":
+        keyed = [c for c in keyed if c not in fk.columns]
+    if keyed:
+        where = sql.SQL(" AND ").join(now(c) for c in keyed)
+    else:
+        where = sql.SQL(" AND ").join(
+            sql.SQL("({0} = {1} OR {1} IS NULL AND {0} IS NULL)").format(
+                sql.Identifier(c.name), stored(c.name)
+            )
+            for c in table.columns
+            if c.name not in fk.columns and c.type.base not in NO_EQUALITY
+        )
+    return sql.SQL("SELECT * FROM {} WHERE {}").format(quoted(table.name), where)
 
 
 def _key_exists(parent: Table, key: dict[str, Any]) -> sql.Composable:
