@@ -12,7 +12,9 @@ Sections (``--only`` picks some): cold, warm, roundtrips, scale, data, machine.
 * warm: against a running server (the system PostgreSQL, where Debian's pgTAP works),
   our run with one example per property vs ``pg_prove`` on the equivalent pgTAP suite
   (``benchmarks/pgtap_suite.py``), on the learning schema and on the largest synthetic
-  schema, plus both ratios at the default example count; our fixed costs itemized;
+  schema, plus both ratios at the default example count; the floor (as many empty
+  pytest items, and one-example ``@given`` items, with no database:
+  ``benchmarks/pytest_floor.py``); our fixed costs itemized;
 * roundtrips: the full default suite through ``benchmarks/proxy.py``: round trips per
   check, then the same through 20 ms of added latency each way, against its floor, and
   with ``-n 8`` (workers overlap their waits on the network);
@@ -56,6 +58,7 @@ sys.path.insert(0, str(BENCH))
 
 import main_job  # noqa: E402
 import pgtap_suite  # noqa: E402
+import pytest_floor  # noqa: E402
 import synthetic_schema  # noqa: E402
 from proxy import CountingProxy  # noqa: E402
 
@@ -328,6 +331,16 @@ def compare(
         f"{label}: ratio ours / pg_prove, default examples",
         f"{median([r.wall for r in ours_default]) / peer:.2f}",
     )
+    # What pytest and hypothesis cost with no database at all, for as many items.
+    floor = pytest_floor.measure(items, repeat)
+    for what, floor_walls in (
+        ("empty pytest items", floor.empty),
+        ("1-example @given items", floor.given),
+    ):
+        report.figure(
+            f"{label}: floor, {items} {what}",
+            f"{spread(floor_walls)}; / pg_prove {median(floor_walls) / peer:.2f}",
+        )
     report.note("our fixed and variable costs (median of the 1-example runs):")
     costs = defaultdict(list)
     for run in ours:
