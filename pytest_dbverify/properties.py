@@ -144,7 +144,7 @@ def run_planned(
     check = _Check(run, conn, example)
     # Reproducible per check, without hypothesis hashing a closure's source (read and
     # tokenized again for every check) to derive a seed and an example-database key.
-    seed(int.from_bytes(hashlib.blake2b(what.encode(), digest_size=8).digest()))(_test_cases)
+    seed(_seed_of(what))(_test_cases)
     token = _CHECKING.set(check)
     try:
         with suppress(Unsatisfiable, FailedHealthCheck):
@@ -290,8 +290,7 @@ class _Round:
     def __enter__(self) -> _Round:
         self._pipeline.__enter__()
         opening = Batch()
-        outer = sql.Identifier("dbverify_round")
-        opening.add(sql.SQL("BEGIN") if self._idle else sql.SQL("SAVEPOINT {}").format(outer))
+        opening.add(sql.SQL("BEGIN") if self._idle else sql.SQL("SAVEPOINT dbverify_round"))
         # Rolled back with the round, like everything it sets.
         opening.add(sql.SQL(f"SET LOCAL lock_timeout = '{EXAMPLE_LOCK_TIMEOUT_MS}ms'"))
         # Deferred constraints would only fire at COMMIT, which never comes. An example
@@ -304,9 +303,8 @@ class _Round:
 
     def __exit__(self, *exc: object) -> None:
         closing = Batch()
-        outer = sql.Identifier("dbverify_round")
         closing.sync()  # whatever failed before, the rollback runs
-        closing.add(sql.SQL("ROLLBACK") if self._idle else sql.SQL("ROLLBACK TO {}").format(outer))
+        closing.add(sql.SQL("ROLLBACK") if self._idle else sql.SQL("ROLLBACK TO dbverify_round"))
         self._pipeline.send(closing)
         self._pipeline.__exit__(*exc)
 
@@ -403,7 +401,7 @@ def run_examples(
     lock_waits: list[psycopg.Error] = []
 
     @settings(_SETTINGS, max_examples=run.settings.examples)
-    @seed(int.from_bytes(hashlib.blake2b(what.encode(), digest_size=8).digest()))
+    @seed(_seed_of(what))
     @given(data=st.data())
     def one_example(data: st.DataObject) -> None:
         try:
@@ -449,6 +447,11 @@ class _LockedOut(Exception):
     def __init__(self, error: psycopg.Error) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+def _seed_of(what: str) -> int:
+    """Return the check's seed: reproducible, and without hypothesis hashing its source."""
+    return int.from_bytes(hashlib.blake2b(what.encode(), digest_size=8).digest())
 
 
 def _first_line(err: BaseException) -> str:

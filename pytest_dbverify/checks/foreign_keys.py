@@ -13,7 +13,6 @@ from pytest_dbverify.names import fk_id, quoted
 from pytest_dbverify.run import VerificationRun, get_run
 
 if TYPE_CHECKING:
-    from pytest_dbverify.batch import Answer
     from pytest_dbverify.plans import ExamplePlan, PlannedRow
     from pytest_dbverify.rows import RowPlanner
 
@@ -109,7 +108,12 @@ def test_fk_actions(
         new_key = rows.draw_key(parent, fk)
         # A key some row has already (this parent's own, drawn again) shows nothing.
         taken = rows.plan.execute(_key_exists(parent, new_key))
-        rows.plan.judge(lambda: _free(taken, Rejected))
+
+        @rows.plan.judge
+        def key_free() -> None:
+            if taken.rows and taken.rows[0][0]:
+                raise Rejected("the key drawn is taken")
+
         # RETURNING: the key as stored (char(n) pads it), which a cascade copies.
         update = sql.SQL("UPDATE {} SET {} WHERE {} RETURNING {}").format(
             quoted(parent.name),
@@ -199,26 +203,20 @@ def _child_now(
     After SET DEFAULT they may hold anything: the key's other columns find the row then,
     and a table without a primary key is searched by its other columns.
     """
-    from pytest_dbverify.plans import sql_value
     from pytest_dbverify.rows import NO_EQUALITY
 
     def stored(name: str) -> sql.Composable:
-        return sql_value(child.ref(name), table.column(name).type.sql)
+        return _value(table, name, child.ref(name))
 
     def now(name: str) -> sql.Composable:
         column = sql.Identifier(name)
         if name not in fk.columns:
             return sql.SQL("{} = {}").format(column, stored(name))  # a key is never NULL
-        new = _as_child(fk, new_key).get(name) if new_key else None
-        held = [stored(name), *([_value(table, name, new)] if new is not None else [])]
-        return sql.SQL("({})").format(
-            sql.SQL(" OR ").join(
-                [
-                    *(sql.SQL("{} = {}").format(column, v) for v in held),
-                    sql.SQL("{} IS NULL").format(column),
-                ]
-            )
-        )
+        held = [stored(name)]
+        if new_key:
+            held.append(_value(table, name, _as_child(fk, new_key)[name]))
+        either = sql.SQL(" OR ").join(sql.SQL("{} = {}").format(column, v) for v in held)
+        return sql.SQL("({} OR {} IS NULL)").format(either, column)
 
     key = table.primary_key
     keyed = list(key.columns) if key else []
@@ -241,11 +239,6 @@ def _key_exists(parent: Table, key: dict[str, Any]) -> sql.Composable:
     return sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {})").format(
         quoted(parent.name), _where(list(key), parent)(key.values())
     )
-
-
-def _free(answer: Answer, rejected: type[Exception]) -> None:
-    if answer.rows and answer.rows[0][0]:
-        raise rejected("the key drawn is taken")
 
 
 def _value(table: Table, column: str, value: Any) -> sql.Composable:
