@@ -201,14 +201,7 @@ class Table:
 
     def mentioned(self, expression: str) -> list[str]:
         """Return the columns an expression (a predicate, an index key) names, quoted or bare."""
-        found = []
-        for column in self.columns:
-            quoted_name = '"' + column.name.replace('"', '""') + '"'
-            if quoted_name in expression or re.search(
-                rf"(?<![\w\"]){re.escape(column.name)}(?![\w\"])", expression
-            ):
-                found.append(column.name)
-        return found
+        return list(_mentioned(self, expression))
 
     @property
     def primary_key(self) -> Constraint | None:
@@ -689,3 +682,16 @@ def _trigger(row: _Row) -> tuple[int, Trigger]:
         function=f"{row['function_schema']}.{row['function_name']}",
         definition=row["definition"],
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _mentioned(table: Table, expression: str) -> tuple[str, ...]:
+    # Asked at every example of a partial or expression index: searched once.
+    found = []
+    for column in table.columns:
+        quoted_name = '"' + column.name.replace('"', '""') + '"'
+        if quoted_name in expression or re.search(
+            rf"(?<![\w\"]){re.escape(column.name)}(?![\w\"])", expression
+        ):
+            found.append(column.name)
+    return tuple(found)
