@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import psycopg
 import pytest
 
+from pytest_dbverify import summary
 from pytest_dbverify.catalog import Catalog, Column, Constraint, Index, Table, TableName
 from pytest_dbverify.errors import DbverifyError
 from pytest_dbverify.migrations import MigrationFile, migration_files
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 
 PLUGIN_NAME = "dbverify-report"
 PROPERTY = "dbverify_object"
+FIX_PROPERTY = "dbverify_fix"  # the SQL that repairs a drifted object
+ROOT_CAUSE_PROPERTY = "dbverify_root_cause"  # the item a skipped check is grouped under
 FORMAT_VERSION = 1
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 ObjectKind = Literal["table", "column", "constraint", "index", "migration", "unknown"]
@@ -204,6 +207,8 @@ class CheckResult:
     outcome: str = "passed"
     duration: float = 0.0
     message: str | None = None
+    fix: str | None = None
+    root_cause: str | None = None
 
     def add(self, report: pytest.TestReport, secrets: Iterable[str]) -> None:
         """Fold one phase's report into the result."""
@@ -261,6 +266,18 @@ class Coverage:
         labels = tuple(str(v) for k, v in report.user_properties if k == PROPERTY)
         result = self.checks.setdefault(report.nodeid, CheckResult(report.nodeid, labels))
         result.add(report, secrets)
+        for key, value in report.user_properties:
+            if key == FIX_PROPERTY:
+                result.fix = str(value)
+            elif key == ROOT_CAUSE_PROPERTY:
+                result.root_cause = str(value)
+
+    def outcomes(self) -> list[summary.Outcome]:
+        """Return the finished checks as the summary reads them."""
+        return [
+            summary.Outcome(r.nodeid, r.outcome, r.message, r.root_cause)
+            for r in self.checks.values()
+        ]
 
     def build(
         self,
@@ -301,6 +318,7 @@ class Coverage:
             "duration_s": round(facts.duration_s, 3),
             "connect_error": facts.connect_error,
             "counts": dict(sorted(counts.items())),
+            "summary": summary.as_report(self.outcomes()),
             "objects_summary": {"total": len(objects), **dict(sorted(statuses.items()))},
             "objects": objects,
             "unchecked": [
@@ -315,6 +333,8 @@ class Coverage:
                     "duration_s": round(r.duration, 3),
                     "objects": list(r.objects),
                     "message": r.message,
+                    "fix": r.fix,
+                    "root_cause": r.root_cause,
                 }
                 for r in self.checks.values()
             ],
@@ -386,6 +406,14 @@ def markdown_summary(report: Mapping[str, Any]) -> str:
     ]
     if report["connect_error"]:
         lines += [f"> {_cell(report['connect_error'])}", ""]
+    found: Mapping[str, Any] = report["summary"]
+    for cause in found["root_causes"]:
+        lines.append(
+            f"- **Root cause** `{_cell(cause['check'])}`: {_cell(cause['message'])} "
+            f"({len(cause['grouped'])} checks not run because of it)"
+        )
+    if found["proven"]:
+        lines += ["", "**Proven:** " + _cell("; ".join(found["proven"])), ""]
     if failures:
         lines += ["| Failed check | Object | Message |", "|---|---|---|"]
         for check in failures[:_SUMMARY_FAILURES]:
@@ -417,7 +445,7 @@ class CoverageReport:
     def __init__(self, config: pytest.Config, run: VerificationRun) -> None:
         self.config = config
         self.run = run
-        self.coverage = Coverage()
+        self.coverage = run.coverage
         self.is_worker = hasattr(config, "workerinput")
         self.path = self._report_path()
         self.written: dict[str, Any] | None = None
@@ -441,10 +469,14 @@ class CoverageReport:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """Attach each item's objects as ``dbverify_object`` user properties."""
+        """Attach each item's objects (and a drift item's fix) as user properties."""
         for item in items:
             for obj in self._objects_of(item):
                 item.user_properties.append((PROPERTY, obj.label))
+            callspec = getattr(item, "callspec", None)
+            fix = getattr(callspec.params.get("drift"), "fix", None) if callspec else None
+            if fix:
+                item.user_properties.append((FIX_PROPERTY, fix))
 
     def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
         """Remember the objects of deselected checks, to say why they went unchecked."""

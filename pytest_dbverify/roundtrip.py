@@ -166,6 +166,43 @@ def run_round_trip(
     return result
 
 
+def created_by(
+    server: ServerInfo,
+    files: Sequence[MigrationFile],
+    pending: Sequence[MigrationFile],
+    *,
+    schemas: Sequence[str],
+    migrations_table: str,
+) -> dict[str, str]:
+    """Return which pending migration creates or changes each object (label -> file name).
+
+    In a new database on ``server``: the applied migrations (``files`` less ``pending``),
+    then each pending one in turn, comparing the catalog before and after it. Empty when
+    the applied ones do not migrate alone (the history then says why, elsewhere).
+    """
+    owners: dict[str, str] = {}
+    with _scratch_database(server) as dbname, tempfile.TemporaryDirectory() as staging_dir:
+        staging = Path(staging_dir)
+        for file in files:
+            if file not in pending:
+                shutil.copyfile(file.path, staging / file.path.name)
+        dbmate = Dbmate(server.url(dbname), migrations_dir=staging, pg_bindir=Path(server.bindir))
+        with psycopg.connect(server.conninfo(dbname), autocommit=True) as conn:
+            try:
+                dbmate.migrate()
+                before = load_catalog(conn, schemas, [migrations_table])
+                for file in pending:
+                    shutil.copyfile(file.path, staging / file.path.name)
+                    dbmate.migrate()
+                    after = load_catalog(conn, schemas, [migrations_table])
+                    for difference in compare(before, after):
+                        owners.setdefault(difference.id, file.name)
+                    before = after
+            except MigrationError:
+                pass  # what applied so far is attributed; the round trip names the failure
+    return owners
+
+
 def _read(findings: Path) -> RoundTrip | None:
     """Return the findings kept in ``findings``, or None (none, or unreadable: run again)."""
     try:

@@ -26,6 +26,7 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from pytest_dbverify import summary
 from pytest_dbverify.binaries import ServerKind, find_binaries
 from pytest_dbverify.catalog import Catalog, Table, load_catalog
 from pytest_dbverify.embedded import ServerInfo, ThrowawayServer
@@ -41,12 +42,15 @@ from pytest_dbverify.pool import (
     server_words,
 )
 from pytest_dbverify.redact import redact_conninfo, redact_text
+from pytest_dbverify.report import ROOT_CAUSE_PROPERTY, Coverage
 from pytest_dbverify.settings import Settings, describe
 from pytest_dbverify.target import Target, resolve_target
 
 if TYPE_CHECKING:
     from pytest_dbverify.data_scan import Finding
+    from pytest_dbverify.rootcause import Cause, RootCauses
     from pytest_dbverify.roundtrip import RoundTrip
+    from pytest_dbverify.schema_diff import Difference
 
 T = TypeVar("T")
 
@@ -70,6 +74,7 @@ _GENERATED_FROM_CATALOGS = frozenset(
     {"crud", "keys", "foreign_keys", "not_null", "check_constraints", "indexes", "drift", "data"}
 )
 _TARGET_KEY = "dbverify_target"
+_TERMINAL_WIDTH = 100  # the summary's statements wrap here
 # A connection kept between checks idle longer than this goes back to the pool, whose
 # check on the next loan finds out whether a proxy or idle_session_timeout closed it.
 _KEEP_LENT_SECONDS = 5.0
@@ -115,6 +120,10 @@ class VerificationRun:
         self.connect_error: str | None = None
         self.gone: str | None = None
         self.pool_note: str | None = None  # when the pool got fewer connections than it wanted
+        self._differences: list[Difference] | None = None
+        self._selected_names: set[str] = set()
+        self._root_causes: RootCauses | None = None
+        self.coverage = Coverage()  # every check's outcome (the controller's), for summaries
 
     # -- pytest hooks -------------------------------------------------------------
 
@@ -188,6 +197,7 @@ class VerificationRun:
         if dropped:
             config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+        self._selected_names = {item.name for item in kept}
 
     def _catalogs_read(self, module: str, session: pytest.Session) -> bool:
         """Read the catalogs a check module is generated from, or end the run saying why.
@@ -254,11 +264,23 @@ class VerificationRun:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        """Fail a check at once when the target stopped answering earlier in this run."""
+        """Fail a check at once when the target stopped answering earlier in this run.
+
+        A built-in check that depends on an object a root cause already reports (a
+        pending migration, a missing table, a dropped constraint) is skipped, naming it.
+        """
         if self.gone is not None and item.get_closest_marker("dbverify") is not None:
             pytest.fail(
                 f"not checked: the target stopped answering earlier ({self.gone})", pytrace=False
             )
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or not item.nodeid.startswith("dbverify/") or self.connect_error:
+            return
+        cause = self.root_cause(list(callspec.params.values()))
+        if cause is not None:
+            item.user_properties.append((ROOT_CAUSE_PROPERTY, cause.item))
+            # A mark, not pytest.skip(): pytest then reports the skip at the item.
+            item.add_marker(pytest.mark.skip(reason=cause.reason()))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Count outcomes for the summary."""
@@ -274,6 +296,10 @@ class VerificationRun:
         migrations_dir = self.settings.migrations_dir
         migrations = len(migration_files(migrations_dir)) if migrations_dir.is_dir() else 0
         terminalreporter.write_sep("-", "dbverify summary")
+        findings = summary.lines(self.coverage.outcomes(), width=_TERMINAL_WIDTH)
+        proven_at = next((n for n, line in enumerate(findings) if line.startswith("proven")), 0)
+        for line in findings[:proven_at]:  # the root causes come first
+            terminalreporter.write_line(line)
         terminalreporter.write_line(f"target:  {self.target.shown} ({self.target.source})")
         terminalreporter.write_line(
             f"server:  PostgreSQL {facts.version}" if facts else "server:  unreachable"
@@ -285,6 +311,8 @@ class VerificationRun:
             )
         if self.pool_note:
             terminalreporter.write_line(f"pool:    {self.pool_note}")
+        for line in findings[proven_at:]:
+            terminalreporter.write_line(line)
         terminalreporter.write_line(
             f"checks:  {sum(self._outcomes.values())} ({counts or 'none run'}) "
             f"in {time.perf_counter() - self._started:.2f}s"
@@ -458,6 +486,70 @@ class VerificationRun:
         server = ThrowawayServer(find_binaries(kind))
         self._expected_servers.servers.append(server)
         return server.start()
+
+    def differences(self) -> list[Difference]:
+        """Return the drift: expected vs deployed, one difference per object (once per process)."""
+        if self._differences is None:
+            from pytest_dbverify.schema_diff import compare
+
+            self._differences = compare(
+                self.expected_catalog(),
+                self.target_catalog(),
+                ignore_tables=[self.settings.migrations_table],
+            )
+        return self._differences
+
+    def root_cause(self, params: Sequence[object]) -> Cause | None:
+        """Return the selected item that already reports why a check with ``params`` fails."""
+        from pytest_dbverify.rootcause import dependencies
+        from pytest_dbverify.schema_diff import Difference
+
+        causes = self._causes()
+        if causes is None:
+            return None
+        drift = next((p for p in params if isinstance(p, Difference)), None)
+        if drift is not None:
+            return causes.of_drift(drift)
+        needed = dependencies(params, self.expected_catalog())
+        return causes.of_check(needed) if needed is not None else None
+
+    def _causes(self) -> RootCauses | None:
+        """Index the root causes of this session, once per process (None: no expectation)."""
+        if self._root_causes is None:
+            if self.expectation.conninfo is None:
+                return None
+            from pytest_dbverify.rootcause import DRIFT_CHECK, MIGRATION_CHECK, RootCauses
+
+            selected = self._selected_names
+            drift_runs = any(name.startswith(f"{DRIFT_CHECK}[") for name in selected)
+            history_runs = any(name.startswith(f"{MIGRATION_CHECK}[") for name in selected)
+            self._root_causes = RootCauses(
+                self.differences() if drift_runs else [],
+                self._created_by_pending() if history_runs else {},
+                selected,
+            )
+        return self._root_causes
+
+    def _created_by_pending(self) -> dict[str, str]:
+        """Return which pending migration creates each object the target lacks."""
+        from pytest_dbverify.checks.migrations import applied_versions
+        from pytest_dbverify.roundtrip import created_by
+
+        try:
+            applied = set(applied_versions(self))
+        except pytest.fail.Exception:
+            return {}  # no dbmate table: its own check says so
+        files = migration_files(self.settings.migrations_dir)
+        pending = [file for file in files if file.version not in applied]
+        if not pending:
+            return {}
+        return created_by(
+            self._scratch_server(),
+            files,
+            pending,
+            schemas=self.settings.schemas,
+            migrations_table=self.settings.migrations_table,
+        )
 
     def checked_tables(self) -> list[Table]:
         """Return the expected tables the write checks cover (not dbmate's bookkeeping)."""

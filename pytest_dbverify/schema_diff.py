@@ -11,11 +11,11 @@ uses the same comparison to name what a down section left behind.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from pytest_dbverify import normalize
-from pytest_dbverify.catalog import Catalog, Column, Constraint, Index, Table, Trigger
+from pytest_dbverify import normalize, repair
+from pytest_dbverify.catalog import Catalog, Column, Constraint, Index, Table, TableName, Trigger
 
 ABSENT = "absent"
 
@@ -28,6 +28,7 @@ class Difference:
     name: str  # qualified: schema.table[.object]
     expected: str
     found: str
+    fix: str = field(default="", compare=False)  # SQL that makes the target match
 
     @property
     def id(self) -> str:
@@ -35,12 +36,17 @@ class Difference:
         return f"{self.kind} {self.name}"
 
     def describe(self) -> str:
-        """Return the one-paragraph finding a failing item shows."""
-        return (
+        """Return the finding a failing item shows, with the SQL that repairs it."""
+        text = (
             f"{self.kind} {self.name}\n"
             f"  expected (from migrations): {self.expected}\n"
             f"  found (deployed):           {self.found}"
         )
+        if self.fix:
+            text += "\n  fix (review, then run on the target):\n    " + self.fix.replace(
+                "\n", "\n    "
+            )
+        return text
 
 
 def compare(
@@ -64,9 +70,14 @@ def compare(
         key=lambda t: str(t.name),
     ):
         if want is None or have is None:
+            fix = repair.create_table(want) if want else repair.drop_table(have)  # type: ignore[arg-type]
             differences.append(
                 Difference(
-                    "table", name, _present(want, _table_summary), _present(have, _table_summary)
+                    "table",
+                    name,
+                    _present(want, _table_summary),
+                    _present(have, _table_summary),
+                    fix,
                 )
             )
             continue
@@ -96,24 +107,31 @@ def _table_differences(want: Table, have: Table) -> list[Difference]:
         ("rewrite rules", want.has_rules, have.has_rules),
     )
     if facts:
-        out.append(Difference("table", table, *facts))
+        out.append(Difference("table", table, *facts, repair.table_facts(want, have)))
     for name, column_want, column_have in _pair(want.columns, have.columns, key=lambda c: c.name):
         if column_want is None or column_have is None:
+            fix = (
+                repair.add_column(want.name, column_want)
+                if column_want
+                else repair.drop_column(want.name, column_have)  # type: ignore[arg-type]
+            )
             out.append(
                 Difference(
                     "column",
                     f"{table}.{name}",
                     _present(column_want, _column_summary),
                     _present(column_have, _column_summary),
+                    fix,
                 )
             )
             continue
         facts = _column_facts(column_want, column_have)
         if facts:
-            out.append(Difference("column", f"{table}.{name}", *facts))
-    out.extend(_constraint_differences(table, want.constraints, have.constraints))
-    out.extend(_index_differences(table, want.indexes, have.indexes))
-    out.extend(_trigger_differences(table, want.triggers, have.triggers))
+            fix = repair.column_facts(want.name, column_want, column_have)
+            out.append(Difference("column", f"{table}.{name}", *facts, fix))
+    out.extend(_constraint_differences(want.name, want.constraints, have.constraints))
+    out.extend(_index_differences(want.name, want.indexes, have.indexes))
+    out.extend(_trigger_differences(want.name, want.triggers, have.triggers))
     return out
 
 
@@ -133,7 +151,7 @@ def _column_facts(want: Column, have: Column) -> tuple[str, str] | None:
 
 
 def _constraint_differences(
-    table: str, want: Sequence[Constraint], have: Sequence[Constraint]
+    table: TableName, want: Sequence[Constraint], have: Sequence[Constraint]
 ) -> list[Difference]:
     # NOT NULL is a column fact on every version; PostgreSQL 18 also lists it as a
     # constraint (contype 'n'), which older servers cannot match.
@@ -148,12 +166,18 @@ def _constraint_differences(
     ):
         qualified = f"{table}.{name}"
         if c_want is None or c_have is None:
+            fix = (
+                repair.add_constraint(table, c_want)
+                if c_want
+                else repair.drop_constraint(table, c_have)  # type: ignore[arg-type]
+            )
             out.append(
                 Difference(
                     "constraint",
                     qualified,
                     _present(c_want, _rule_text),
                     _present(c_have, _rule_text),
+                    fix,
                 )
             )
             continue
@@ -167,12 +191,13 @@ def _constraint_differences(
             ("name", c_want.name, c_have.name) if not _both_generated(c_want, c_have) else None,
         )
         if facts:
-            out.append(Difference("constraint", qualified, *facts))
+            fix = repair.constraint_facts(table, c_want, c_have)
+            out.append(Difference("constraint", qualified, *facts, fix))
     return out
 
 
 def _index_differences(
-    table: str, want: Sequence[Index], have: Sequence[Index]
+    table: TableName, want: Sequence[Index], have: Sequence[Index]
 ) -> list[Difference]:
     out = []
     for name, i_want, i_have in _match(
@@ -187,9 +212,16 @@ def _index_differences(
             continue  # reported once, as the extra constraint
         qualified = f"{table}.{name}"
         if i_want is None or i_have is None:
+            fix = (
+                repair.create_index(i_want) if i_want else repair.drop_index(table.schema, i_have)  # type: ignore[arg-type]
+            )
             out.append(
                 Difference(
-                    "index", qualified, _present(i_want, _index_text), _present(i_have, _index_text)
+                    "index",
+                    qualified,
+                    _present(i_want, _index_text),
+                    _present(i_have, _index_text),
+                    fix,
                 )
             )
             continue
@@ -204,23 +236,28 @@ def _index_differences(
             ("name", i_want.name, i_have.name) if not _both_generated(i_want, i_have) else None,
         )
         if facts:
-            out.append(Difference("index", qualified, *facts))
+            fix = repair.index_facts(table.schema, i_want, i_have)
+            out.append(Difference("index", qualified, *facts, fix))
     return out
 
 
 def _trigger_differences(
-    table: str, want: Sequence[Trigger], have: Sequence[Trigger]
+    table: TableName, want: Sequence[Trigger], have: Sequence[Trigger]
 ) -> list[Difference]:
     out = []
     for name, t_want, t_have in _pair(want, have, key=lambda t: t.name):
         qualified = f"{table}.{name}"
         if t_want is None or t_have is None:
+            fix = (
+                repair.create_trigger(t_want) if t_want else repair.drop_trigger(table, t_have)  # type: ignore[arg-type]
+            )
             out.append(
                 Difference(
                     "trigger",
                     qualified,
                     _present(t_want, _trigger_text),
                     _present(t_have, _trigger_text),
+                    fix,
                 )
             )
             continue
@@ -233,7 +270,8 @@ def _trigger_differences(
             ("enabled", t_want.enabled, t_have.enabled),
         )
         if facts:
-            out.append(Difference("trigger", qualified, *facts))
+            fix = repair.trigger_facts(table, t_want, t_have)
+            out.append(Difference("trigger", qualified, *facts, fix))
     return out
 
 
@@ -245,7 +283,8 @@ def _enum_differences(expected: Catalog, found: Catalog) -> list[Difference]:
     for name in sorted(expected.enums.keys() | found.enums.keys()):
         want, have = expected.enums.get(name), found.enums.get(name)
         if want != have:
-            out.append(Difference("enum", name, _labels(want), _labels(have)))
+            fix = repair.enum_repair(name, want, have)
+            out.append(Difference("enum", name, _labels(want), _labels(have), fix))
     return out
 
 
@@ -259,6 +298,7 @@ def _domain_differences(expected: Catalog, found: Catalog) -> list[Difference]:
                     name,
                     ABSENT if want is None else f"over {want.base}",
                     ABSENT if have is None else f"over {have.base}",
+                    repair.domain_repair(want, have),
                 )
             )
             continue
@@ -273,7 +313,7 @@ def _domain_differences(expected: Catalog, found: Catalog) -> list[Difference]:
             ),
         )
         if facts:
-            out.append(Difference("domain", name, *facts))
+            out.append(Difference("domain", name, *facts, repair.domain_repair(want, have)))
     return out
 
 
@@ -283,15 +323,20 @@ def _extension_differences(expected: Catalog, found: Catalog) -> list[Difference
     out = []
     want, have = expected.extension_schemas, found.extension_schemas
     for name in sorted(want.keys() | have.keys()):
+        fix = repair.extension_repair(name, want.get(name), have.get(name))
         if name in want and name not in have:
-            out.append(Difference("extension", name, f"installed in {want[name]}", ABSENT))
+            out.append(Difference("extension", name, f"installed in {want[name]}", ABSENT, fix))
         elif name in have and name not in want:
             if have[name] in found.schemas:
-                out.append(Difference("extension", name, ABSENT, f"installed in {have[name]}"))
+                out.append(Difference("extension", name, ABSENT, f"installed in {have[name]}", fix))
         elif want[name] != have[name]:
             out.append(
                 Difference(
-                    "extension", name, f"installed in {want[name]}", f"installed in {have[name]}"
+                    "extension",
+                    name,
+                    f"installed in {want[name]}",
+                    f"installed in {have[name]}",
+                    fix,
                 )
             )
     return out

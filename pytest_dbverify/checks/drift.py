@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_dbverify.run import VerificationRun, get_run
-from pytest_dbverify.schema_diff import Difference, compare
+from pytest_dbverify.schema_diff import Difference
 
 pytestmark = pytest.mark.dbverify
 
@@ -29,8 +29,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         reason = f"no expected schema apart from the target's own ({run.expectation.source})"
         metafunc.parametrize("drift", [pytest.param(None, marks=pytest.mark.skip(reason=reason))])
         return
-    expected, found = run.expected_catalog(), run.target_catalog()
-    differences = compare(expected, found, ignore_tables=[run.settings.migrations_table])
+    differences = run.differences()
     if not differences:
         metafunc.parametrize("drift", [pytest.param(None, id="none")])
         return
