@@ -133,7 +133,7 @@ def test_one_fault_is_one_failure_with_the_rest_grouped_under_it(
     # The JSON report: the fix with the drift, the root cause with each grouped check.
     data = json.loads(report.read_text())
     checks = {check["id"].rpartition("::")[2]: check for check in data["checks"]}
-    assert "ADD CONSTRAINT \"like_engagement_content_id_fkey\" FOREIGN KEY" in checks[fk]["fix"]
+    assert 'ADD CONSTRAINT "like_engagement_content_id_fkey" FOREIGN KEY' in checks[fk]["fix"]
     assert checks["test_crud[content_tag]"]["root_cause"] == pending
     causes = {c["check"]: c for c in data["summary"]["root_causes"]}
     assert sorted(causes[fk]["grouped"]) == sorted(under_fk)
