@@ -98,6 +98,8 @@ class RoundTrip:
     steps: dict[str, list[str]] = field(default_factory=dict)  # file name -> problems
     full: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # The first file whose own round trip failed: the whole stack's would fail on it again.
+    full_not_run: str | None = None
 
 
 def changes(before: Snapshot, after: Snapshot, ignore_tables: Sequence[str]) -> list[str]:
@@ -181,25 +183,22 @@ def created_by(
     the applied ones do not migrate alone (the history then says why, elsewhere).
     """
     owners: dict[str, str] = {}
-    with _scratch_database(server) as dbname, tempfile.TemporaryDirectory() as staging_dir:
-        staging = Path(staging_dir)
+    with _Scratch(server, schemas, migrations_table) as scratch:
         for file in files:
             if file not in pending:
-                shutil.copyfile(file.path, staging / file.path.name)
-        dbmate = Dbmate(server.url(dbname), migrations_dir=staging, pg_bindir=Path(server.bindir))
-        with psycopg.connect(server.conninfo(dbname), autocommit=True) as conn:
-            try:
-                dbmate.migrate()
-                before = load_catalog(conn, schemas, [migrations_table])
-                for file in pending:
-                    shutil.copyfile(file.path, staging / file.path.name)
-                    dbmate.migrate()
-                    after = load_catalog(conn, schemas, [migrations_table])
-                    for difference in compare(before, after):
-                        owners.setdefault(difference.id, file.name)
-                    before = after
-            except MigrationError:
-                pass  # what applied so far is attributed; the round trip names the failure
+                scratch.stage(file)
+        try:
+            scratch.dbmate.migrate()
+            before = scratch.snapshot().catalog
+            for file in pending:
+                scratch.stage(file)
+                scratch.dbmate.migrate()
+                after = scratch.snapshot().catalog
+                for difference in compare(before, after):
+                    owners.setdefault(difference.id, file.name)
+                before = after
+        except MigrationError:
+            pass  # what applied so far is attributed; the round trip names the failure
     return owners
 
 
@@ -250,35 +249,115 @@ def _run(
     exclude_tables: Sequence[str],
     single_pass: Catalog | None,
 ) -> RoundTrip:
+    """Round-trip each file in turn, then the whole stack.
+
+    A file whose round trip leaves the database in no known state (its down or its second
+    up failed) does not decide the later files' verdicts: a fresh database with every file
+    up to it applied once takes over, and the round trip goes on from there. Only a file
+    whose first up fails stops it (the later ones build on it).
+    """
     began = time.perf_counter()
     result = RoundTrip()
-    with _scratch_database(server) as dbname, tempfile.TemporaryDirectory() as staging_dir:
-        staging = Path(staging_dir)
-        dbmate = Dbmate(server.url(dbname), migrations_dir=staging, pg_bindir=Path(server.bindir))
-        ignore = [migrations_table, *exclude_tables]
-        with psycopg.connect(server.conninfo(dbname), autocommit=True) as conn:
-
-            def snapshot() -> Snapshot:
-                return _snapshot(conn, schemas, migrations_table)
-
-            empty = snapshot()
-            before = empty
-            for number, file in enumerate(files):
-                shutil.copyfile(file.path, staging / file.path.name)
-                problems, after = _step(dbmate, before, snapshot, ignore)
-                result.steps[file.path.name] = problems
-                if after is None:
-                    for later in files[number + 1 :]:
-                        result.steps[later.path.name] = [
-                            f"not run: {file.path.name} failed before it"
-                        ]
-                    result.full.append(f"not run: {file.path.name} failed")
-                    result.seconds = time.perf_counter() - began
-                    return result
-                before = after
-            result.full = _full_stack(dbmate, files, empty, before, single_pass, snapshot, ignore)
+    ignore = [migrations_table, *exclude_tables]
+    with _Scratch(server, schemas, migrations_table) as scratch:
+        empty = scratch.snapshot()
+        before = empty
+        for number, file in enumerate(files):
+            scratch.stage(file)
+            problems, after = _step(scratch.dbmate, before, scratch.snapshot, ignore)
+            result.steps[file.path.name] = problems
+            if after is None and not problems[0].startswith(_UP_FAILED):
+                after = scratch.restore()  # every staged file applied once, in a new database
+            if after is None:
+                for later in files[number + 1 :]:
+                    result.steps[later.path.name] = [
+                        f"not run: {file.path.name} does not apply, and it comes before"
+                    ]
+                result.full_not_run = file.path.name
+                result.seconds = time.perf_counter() - began
+                return result
+            if problems:
+                result.full_not_run = result.full_not_run or file.path.name
+            before = after
+        if result.full_not_run is None:
+            result.full = _full_stack(
+                scratch.dbmate, files, empty, before, single_pass, scratch.snapshot, ignore
+            )
     result.seconds = time.perf_counter() - began
     return result
+
+
+_UP_FAILED = "up failed: "
+
+
+class _Scratch:
+    """A scratch database and the staging directory dbmate migrates it from.
+
+    ``restore`` swaps in a new database with the staged files applied once: the state a
+    file's round trip should have ended in.
+    """
+
+    def __init__(self, server: ServerInfo, schemas: Sequence[str], migrations_table: str) -> None:
+        self.server = server
+        self.schemas = schemas
+        self.migrations_table = migrations_table
+        self._staging = tempfile.TemporaryDirectory()
+        self.staging = Path(self._staging.name)
+        self.dbname = ""
+        self._conn: psycopg.Connection | None = None
+
+    def __enter__(self) -> _Scratch:
+        self._open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+        self._staging.cleanup()
+
+    @property
+    def dbmate(self) -> Dbmate:
+        """Return dbmate bound to the current database and the staging directory."""
+        return Dbmate(
+            self.server.url(self.dbname),
+            migrations_dir=self.staging,
+            pg_bindir=Path(self.server.bindir),
+        )
+
+    def stage(self, file: MigrationFile) -> None:
+        """Add ``file`` to what dbmate applies next."""
+        shutil.copyfile(file.path, self.staging / file.path.name)
+
+    def snapshot(self) -> Snapshot:
+        """Return the current database's schema."""
+        assert self._conn is not None
+        return _snapshot(self._conn, self.schemas, self.migrations_table)
+
+    def restore(self) -> Snapshot | None:
+        """Replace the database with a new one, every staged file applied; None if they fail."""
+        self._close()
+        self._open()
+        try:
+            self.dbmate.migrate()
+        except MigrationError:
+            return None
+        return self.snapshot()
+
+    def _open(self) -> None:
+        self.dbname = f"dbverify_roundtrip_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.server.conninfo(), autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.dbname)))
+        self._conn = psycopg.connect(self.server.conninfo(self.dbname), autocommit=True)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        with psycopg.connect(self.server.conninfo(), autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(self.dbname)
+                )
+            )
 
 
 def _step(
@@ -295,7 +374,7 @@ def _step(
     try:
         dbmate.migrate()
     except MigrationError as err:
-        return [f"up failed: {err}"], None
+        return [f"{_UP_FAILED}{err}"], None
     first_up = snapshot()
     try:
         dbmate.rollback()
@@ -375,20 +454,6 @@ def _one_at_a_time(server: ServerInfo) -> Iterator[None]:
     with open(Path(server.socket_dir) / "round-trip.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         yield
-
-
-@contextmanager
-def _scratch_database(server: ServerInfo) -> Iterator[str]:
-    name = f"dbverify_roundtrip_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server.conninfo(), autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield name
-    finally:
-        with psycopg.connect(server.conninfo(), autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def _state(text: str) -> str:

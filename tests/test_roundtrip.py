@@ -75,7 +75,8 @@ def test_a_partial_down_names_what_it_left_behind(embedded: ServerInfo, tmp_path
     ]
     assert problems[2].startswith("up failed the second time (after down): dbmate migrate failed")
     assert "already exists" in problems[2]
-    assert result.full == ["not run: 2_reporting.sql failed"]
+    # The whole stack would stop at the same file: it is not run, and says so once.
+    assert (result.full, result.full_not_run) == ([], "2_reporting.sql")
 
 
 def test_a_down_that_drops_too_much_and_a_no_op_down(embedded: ServerInfo, tmp_path: Path):
@@ -98,25 +99,58 @@ def test_a_down_that_drops_too_much_and_a_no_op_down(embedded: ServerInfo, tmp_p
         "after up and down, not as before up: "
         "table public.c left behind (table with 1 columns (id))"
     ]
-    assert result.full == [
-        "all the way down, not empty: table public.c left behind (table with 1 columns (id))"
-    ]
+    assert (result.full, result.full_not_run) == ([], "1_noop_down.sql")
 
 
-def test_a_failing_down_stops_the_round_trip(embedded: ServerInfo, tmp_path: Path):
+def test_a_failing_down_leaves_the_later_files_their_own_verdicts(
+    embedded: ServerInfo, tmp_path: Path
+):
     directory = write(
         tmp_path / "m",
         {
-            "1_broken": ("CREATE TABLE a (id int);", "DROP TABLE missing;"),
-            "2_next": ("CREATE TABLE b (id int);", "DROP TABLE b;"),
+            "1_broken": ("CREATE TABLE a (id int PRIMARY KEY);", "DROP TABLE missing;"),
+            "2_next": ("CREATE TABLE b (id int REFERENCES a (id) UNIQUE);", "DROP TABLE b;"),
+            "3_enum": ("CREATE TYPE mood AS ENUM ('calm');", "DROP TYPE mood;"),
+            "4_label": ("ALTER TYPE mood ADD VALUE 'tense';", "SELECT 1;"),  # no way back
+            "5_uses": ("CREATE TABLE c (m mood);", "DROP TABLE c;"),
+            "6_wrong": ("CREATE TABLE d (id int);", "DROP TABLE d CASCADE; DROP TABLE d;"),
+            "7_last": ("CREATE TABLE e (id int);", "DROP TABLE e;"),
         },
     )
     result = round_trip(embedded, directory)
     [problem] = result.steps["1_broken.sql"]
     assert problem.startswith("down failed: dbmate rollback failed")
     assert 'table "missing" does not exist' in problem
-    assert result.steps["2_next.sql"] == ["not run: 1_broken.sql failed before it"]
-    assert result.full == ["not run: 1_broken.sql failed"]
+    # Each later file is judged from the state its predecessors should have left.
+    assert result.steps["2_next.sql"] == []
+    assert result.steps["3_enum.sql"] == []
+    no_way_back, up_again = result.steps["4_label.sql"]
+    assert no_way_back == (
+        "after up and down, not as before up: enum public.mood: ('calm') -> ('calm', 'tense')"
+    )
+    assert 'enum label "tense" already exists' in up_again
+    assert result.steps["5_uses.sql"] == []
+    assert result.steps["6_wrong.sql"][0].startswith("down failed: dbmate rollback failed")
+    assert result.steps["7_last.sql"] == []
+    assert (result.full, result.full_not_run) == ([], "1_broken.sql")
+
+
+def test_a_file_whose_up_fails_stops_the_files_after_it(embedded: ServerInfo, tmp_path: Path):
+    directory = write(
+        tmp_path / "m",
+        {
+            "1_base": ("CREATE TABLE a (id int);", "DROP TABLE a;"),
+            "2_broken": ("CREATE TABLE b (id int REFERENCES missing (id));", "DROP TABLE b;"),
+            "3_next": ("CREATE TABLE c (id int);", "DROP TABLE c;"),
+        },
+    )
+    result = round_trip(embedded, directory)
+    assert result.steps["1_base.sql"] == []
+    assert result.steps["2_broken.sql"][0].startswith("up failed: dbmate migrate failed")
+    assert result.steps["3_next.sql"] == [
+        "not run: 2_broken.sql does not apply, and it comes before"
+    ]
+    assert result.full_not_run == "2_broken.sql"
 
 
 def test_a_data_only_migration_is_fine(embedded: ServerInfo, tmp_path: Path):

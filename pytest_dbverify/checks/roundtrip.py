@@ -8,9 +8,12 @@ share its findings), in a database of its own on a throwaway server, never on th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pytest_dbverify.migrations import MigrationFile, migration_files
+from pytest_dbverify.report import ROOT_CAUSE_PROPERTY
 from pytest_dbverify.run import VerificationRun, get_run
 
 pytestmark = pytest.mark.dbverify
@@ -49,10 +52,20 @@ def test_rollback_round_trip(stepped: MigrationFile, dbverify_run: VerificationR
         )
 
 
-def test_full_rollback_round_trip(dbverify_run: VerificationRun) -> None:
+def test_full_rollback_round_trip(
+    dbverify_run: VerificationRun, request: pytest.FixtureRequest
+) -> None:
     """All the way down leaves nothing of ours; all the way up equals the single pass."""
     _round_trip_or_skip(dbverify_run)
     result = dbverify_run.round_trip()
+    if result.full_not_run is not None:
+        # The whole stack would stop at the same file: say it once, under that file.
+        cause = f"test_rollback_round_trip[{Path(result.full_not_run).stem}]"
+        request.node.user_properties.append((ROOT_CAUSE_PROPERTY, cause))
+        pytest.skip(
+            f"not checked: {result.full_not_run} does not round-trip on its own "
+            f"(root cause: {cause})"
+        )
     if result.full:
         pytest.fail(
             "round trip of the whole stack (on a throwaway database):\n  "
