@@ -22,6 +22,24 @@ from pathlib import Path
 from pytest_dbverify.errors import BinaryNotFoundError, DbverifyError
 from pytest_dbverify.sections import Section
 
+# Rules about style or taste (types, identity columns, timeouts, domains), not about a
+# lock or a rewrite that would stall a busy table: reported, never failed.
+STYLE_RULES = frozenset(
+    {
+        "ban-char-field",
+        "ban-create-domain-with-constraint",
+        "ban-alter-domain-with-add-constraint",
+        "require-timeout-settings",
+        "require-lock-timeout",
+        "require-statement-timeout",
+    }
+)
+
+
+def is_style(rule: str) -> bool:
+    """Return True for a rule of style (``prefer-*`` and :data:`STYLE_RULES`)."""
+    return rule.startswith("prefer-") or rule in STYLE_RULES
+
 
 @dataclass(frozen=True)
 class Finding:

@@ -39,6 +39,7 @@ PLUGIN_NAME = "dbverify-report"
 PROPERTY = "dbverify_object"
 FIX_PROPERTY = "dbverify_fix"  # the SQL that repairs a drifted object
 ROOT_CAUSE_PROPERTY = "dbverify_root_cause"  # the item a skipped check is grouped under
+ADVICE_PROPERTY = "dbverify_advice"  # what a passing check advises (lint, advisories)
 FORMAT_VERSION = 1
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 ObjectKind = Literal["table", "column", "constraint", "index", "migration", "unknown"]
@@ -66,6 +67,14 @@ class CatalogObject:
         if kind in (*KINDS, "unknown") and name:
             return cls(kind, name)
         return cls("unknown", label)
+
+
+def advise(item: pytest.Item, message: str) -> None:
+    """Report advice from a passing check: in the summary and the reports, not as a failure.
+
+    Not a warning: a project with ``filterwarnings = error`` would turn it into one.
+    """
+    item.user_properties.append((ADVICE_PROPERTY, message))
 
 
 def table_object(name: TableName) -> CatalogObject:
@@ -209,6 +218,7 @@ class CheckResult:
     message: str | None = None
     fix: str | None = None
     root_cause: str | None = None
+    advice: str | None = None
 
     def add(self, report: pytest.TestReport, secrets: Iterable[str]) -> None:
         """Fold one phase's report into the result."""
@@ -271,11 +281,13 @@ class Coverage:
                 result.fix = str(value)
             elif key == ROOT_CAUSE_PROPERTY:
                 result.root_cause = str(value)
+            elif key == ADVICE_PROPERTY:
+                result.advice = redact_text(str(value), secrets)
 
     def outcomes(self) -> list[summary.Outcome]:
         """Return the finished checks as the summary reads them."""
         return [
-            summary.Outcome(r.nodeid, r.outcome, r.message, r.root_cause)
+            summary.Outcome(r.nodeid, r.outcome, r.message, r.root_cause, r.advice)
             for r in self.checks.values()
         ]
 
@@ -335,6 +347,7 @@ class Coverage:
                     "message": r.message,
                     "fix": r.fix,
                     "root_cause": r.root_cause,
+                    "advice": r.advice,
                 }
                 for r in self.checks.values()
             ],

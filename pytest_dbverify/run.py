@@ -339,6 +339,11 @@ class VerificationRun:
 
     # -- services for fixtures and checks ---------------------------------------------
 
+    @property
+    def target_is_throwaway(self) -> bool:
+        """Return True when the target is the throwaway server built from the migrations."""
+        return self.target is not None and self.target.conninfo == self.expectation.conninfo
+
     def pool(self) -> ConnectionPool[GuardedConnection]:
         """Return this process's pool, opening it (with retries) on first use."""
         if self.connect_error:

@@ -157,9 +157,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("data_scan", "scan the deployed rows for violations of the expected constraints "
            "(read-only, one snapshot; reads whole tables)", parse_bool, False, "bool",
            accepts="true or false", is_flag=True),
-    Option("advisories", "how to report a foreign key without an index and a constraint left "
-           "NOT VALID or NOT ENFORCED", parse_advisories, "fail", accepts="fail or warn",
-           metavar="MODE"),
+    Option("advisories", "how to report a foreign key without an index and a constraint the "
+           "migrations leave NOT VALID or NOT ENFORCED: warn (as advice in the summary and "
+           "the reports; the item passes) or fail", parse_advisories, "warn",
+           accepts="fail or warn", metavar="MODE"),
     Option("report", "write a JSON coverage report here: every catalog object with the checks "
            "that exercised it and their outcome, and what nothing checked (relative to the "
            "current directory, as --junitxml)", Path, None, accepts="a file path",

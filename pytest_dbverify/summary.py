@@ -29,7 +29,7 @@ PROOFS: tuple[tuple[str, str], ...] = (
     ("test_migration_applied", "migrations applied"),
     ("test_migration_checksum", "migration checksums"),
     ("test_migration_sections", "migration files well-formed"),
-    ("test_migration_lint", "migrations lint-clean"),
+    ("test_migration_lint", "migrations lint-clean"),  # hazards; advice is counted apart
     ("test_rollback_round_trip", "migrations round-trip"),
     ("test_rows_satisfy", "rules hold on deployed rows"),
 )
@@ -44,6 +44,7 @@ class Outcome:
     outcome: str
     message: str | None = None
     root_cause: str | None = None
+    advice: str | None = None
 
     @property
     def check(self) -> str:
@@ -69,6 +70,7 @@ def proven(outcomes: Iterable[Outcome]) -> list[str]:
     """Return one statement per kind of check: ``12 foreign keys enforced`` (or ``11 of 12``)."""
     passed: Counter[str] = Counter()
     total: Counter[str] = Counter()
+    advised: Counter[str] = Counter()
     drift: list[Outcome] = []
     for result in outcomes:
         if result.check == "test_schema_drift":
@@ -78,8 +80,10 @@ def proven(outcomes: Iterable[Outcome]) -> list[str]:
             continue  # not checked: said apart
         total[result.check] += 1
         passed[result.check] += result.outcome in ("passed", "xfailed")
+        advised[result.check] += result.advice is not None
     statements = [
         f"{passed[check]}{'' if passed[check] == total[check] else f' of {total[check]}'} {what}"
+        + (f" ({advised[check]} with advice)" if advised[check] else "")
         for check, what in PROOFS
         if total[check]
     ]
@@ -133,6 +137,13 @@ def lines(outcomes: Sequence[Outcome], *, width: int = 100) -> list[str]:
     statements = proven(outcomes)
     if statements:
         out += _wrapped("proven:  ", statements, width)
+    advised = [r for r in outcomes if r.advice]
+    if advised:
+        out.append(f"advice ({len(advised)} checks; not failures, see the JSON report):")
+        for result in advised[:_REASONS_SHOWN]:
+            out.append(f"  {result.name}: {_shorten(_first_line(result.advice), width - 8)}")
+        if len(advised) > _REASONS_SHOWN:
+            out.append(f"  ... {len(advised) - _REASONS_SHOWN} more (--dbverify-report)")
     skipped = not_checked(outcomes)
     if skipped:
         out.append(f"not checked: {sum(skipped.values())}")
@@ -152,6 +163,7 @@ def as_report(outcomes: Sequence[Outcome]) -> Mapping[str, object]:
             for c in root_causes(outcomes)
         ],
         "not_checked": not_checked(outcomes),
+        "advice": {r.name: r.advice for r in outcomes if r.advice},
     }
 
 

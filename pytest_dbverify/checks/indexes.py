@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -22,6 +21,7 @@ from psycopg import sql
 from pytest_dbverify.batch import Batch
 from pytest_dbverify.catalog import Constraint, Index, Table
 from pytest_dbverify.names import fk_id, quoted, short_name
+from pytest_dbverify.report import advise
 from pytest_dbverify.run import VerificationRun, get_run
 
 if TYPE_CHECKING:
@@ -29,10 +29,6 @@ if TYPE_CHECKING:
     from pytest_dbverify.rows import RowPlanner
 
 pytestmark = pytest.mark.dbverify
-
-
-class DbverifyAdvisory(UserWarning):
-    """An advisory finding reported as a warning (``--dbverify-advisories warn``)."""
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -218,7 +214,11 @@ def _index_names(node: object) -> Iterator[str]:
             yield from _index_names(item)
 
 
-def test_fk_indexed(indexed_fk: tuple[Table, Constraint], dbverify_run: VerificationRun) -> None:
+def test_fk_indexed(
+    indexed_fk: tuple[Table, Constraint],
+    dbverify_run: VerificationRun,
+    request: pytest.FixtureRequest,
+) -> None:
     """The foreign key's columns lead some valid index of the target (advisory)."""
     table, fk = indexed_fk
     target = _target_table(dbverify_run, table)
@@ -229,6 +229,7 @@ def test_fk_indexed(indexed_fk: tuple[Table, Constraint], dbverify_run: Verifica
     if not leading:
         _advise(
             dbverify_run,
+            request,
             f"foreign key {fk.name} ({fk_id(table, fk)}) has no index leading with "
             f"{', '.join(fk.columns)}: deleting a {fk.ref_table} row scans all of {table.name}; "
             f"CREATE INDEX ON {table.name} ({', '.join(fk.columns)})",
@@ -236,7 +237,9 @@ def test_fk_indexed(indexed_fk: tuple[Table, Constraint], dbverify_run: Verifica
 
 
 def test_constraint_validated(
-    validated_constraint: tuple[Table, Constraint], dbverify_run: VerificationRun
+    validated_constraint: tuple[Table, Constraint],
+    dbverify_run: VerificationRun,
+    request: pytest.FixtureRequest,
 ) -> None:
     """The constraint exists on the target, validated and enforced (advisory for the latter)."""
     table, expected = validated_constraint
@@ -252,15 +255,16 @@ def test_constraint_validated(
         state = "NOT VALID" if not found.validated else "NOT ENFORCED"
         _advise(
             dbverify_run,
+            request,
             f"constraint {found.name} on {table.name} is {state}: rows written before it "
             f"(or since, if not enforced) are unchecked; "
             f"ALTER TABLE {table.name} VALIDATE CONSTRAINT {found.name}",
         )
 
 
-def _advise(run: VerificationRun, message: str) -> None:
+def _advise(run: VerificationRun, request: pytest.FixtureRequest, message: str) -> None:
     if run.settings.advisories == "warn":
-        warnings.warn(DbverifyAdvisory(message), stacklevel=2)
+        advise(request.node, message)
         return
     pytest.fail(message, pytrace=False)
 

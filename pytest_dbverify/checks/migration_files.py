@@ -15,8 +15,10 @@ from __future__ import annotations
 import pytest
 
 from pytest_dbverify import lint, sections
+from pytest_dbverify.checks.migrations import applied_versions
 from pytest_dbverify.errors import BinaryNotFoundError
 from pytest_dbverify.migrations import MigrationFile, migration_files
+from pytest_dbverify.report import advise
 from pytest_dbverify.run import VerificationRun, get_run
 
 pytestmark = pytest.mark.dbverify
@@ -46,7 +48,9 @@ def test_migration_sections(migration_file: MigrationFile) -> None:
         )
 
 
-def test_migration_lint(migration_file: MigrationFile, dbverify_run: VerificationRun) -> None:
+def test_migration_lint(
+    migration_file: MigrationFile, dbverify_run: VerificationRun, request: pytest.FixtureRequest
+) -> None:
     """Squawk finds no lock or rewrite hazard in the up section (configurable rules)."""
     layout = sections.parse(migration_file.path.read_text(encoding="utf-8"))
     up = layout.sections.get("up")
@@ -63,11 +67,40 @@ def test_migration_lint(migration_file: MigrationFile, dbverify_run: Verificatio
         )
     except BinaryNotFoundError as err:
         pytest.skip(str(err))
-    if findings:
+    # A migration production already ran cannot be made safer: its findings are advice.
+    # So are rules of style. Hazards in a migration still to run fail.
+    ran = _applied_on_target(migration_file, dbverify_run)
+    hazards = [] if ran else [f for f in findings if not lint.is_style(f.rule)]
+    advice = [f for f in findings if f not in hazards]
+    how = (
+        "(silence a rule for the project with --dbverify-lint-exclude, or for one "
+        "statement with a `-- squawk-ignore RULE` comment above it)"
+    )
+    if advice:
+        why = "already applied on the target" if ran else "rules of style"
+        advise(
+            request.node,
+            f"squawk on {migration_file.path.name} (-- migrate:up; {why}, reported only):\n  "
+            + "\n  ".join(f.describe() for f in advice)
+            + f"\n  {how}",
+        )
+    if hazards:
         pytest.fail(
-            f"squawk on {migration_file.path.name} (-- migrate:up):\n  "
-            + "\n  ".join(f.describe() for f in findings)
-            + "\n  (silence a rule for the project with --dbverify-lint-exclude, or for one "
-            "statement with a `-- squawk-ignore RULE` comment above it)",
+            f"squawk on {migration_file.path.name} (-- migrate:up, not applied on the target "
+            "yet):\n  " + "\n  ".join(f.describe() for f in hazards) + f"\n  {how}",
             pytrace=False,
         )
+
+
+def _applied_on_target(migration_file: MigrationFile, run: VerificationRun) -> bool:
+    """Return True if the target is a deployment that already ran this migration.
+
+    A throwaway target built from the migrations has run them all, but no deploy has:
+    there, as on a target where the file is pending, its hazards are still ahead.
+    """
+    if run.target_is_throwaway:
+        return False
+    try:
+        return migration_file.version in applied_versions(run)
+    except pytest.fail.Exception:
+        return False  # no dbmate table: nothing ran yet (its own check says so)
