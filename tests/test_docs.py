@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 
 import pytest
+import tomllib
+from packaging.requirements import Requirement
 
 from tests.conftest import ROOT
 
 DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.glob("*.md"))
+# Until a release, `pip install pytest-dbverify` finds nothing on PyPI (the git form is fine).
+FROM_PYPI = re.compile(r"pip\s+install\s+'?pytest-dbverify(?![\w-]|\s*@)")
+INSTALL_PAGES = sorted(
+    [ROOT / "README.md", *DOCS.rglob("*.md"), *DOCS.rglob("*.yml")]
+    + [p for p in (ROOT / "examples").rglob("*") if p.suffix in {".md", ".toml", ".yml"}]
+)
 LINK = re.compile(r"\[[^\]]*\]\((?!https?://)([^)#\s]*)(?:#([^)\s]*))?\)")
 
 
@@ -78,3 +87,21 @@ def test_the_workflow_runs_dbverify_with_the_secret_and_uploads_both_reports() -
     assert "uses: actions/upload-artifact@" in workflow
     assert "if: always()" in workflow
     assert "\t" not in workflow  # YAML forbids tabs in indentation
+
+
+@pytest.mark.parametrize("page", INSTALL_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_installing_from_pypi_is_offered_only_for_after_a_release(page) -> None:
+    for paragraph in re.split(r"\n\s*\n", page.read_text()):
+        if FROM_PYPI.search(paragraph):
+            assert "release" in paragraph, f"installs from PyPI as if it worked today: {paragraph}"
+
+
+def test_the_workflow_installs_this_plugin_from_git() -> None:
+    workflow = (DOCS / "examples" / "github-actions-dbverify.yml").read_text()
+    [install] = re.findall(r"^ *run: pip install (.+)$", workflow, re.M)
+    [argument] = shlex.split(install)
+    requirement = Requirement(argument)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert requirement.name == project["name"]
+    assert requirement.url == "git+https://github.com/OWNER/pytest-dbverify"
+    assert "OWNER is a placeholder" in workflow
