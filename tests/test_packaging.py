@@ -109,6 +109,7 @@ def test_the_wheel_holds_the_package_its_data_and_entry_points_only(dist: Dist) 
     assert dict(entry_points["console_scripts"]) == PROJECT["scripts"]
     assert f"Name: {PROJECT['name']}\n" in metadata
     assert f"Version: {PROJECT['version']}\n" in metadata
+    assert f"{info}/licenses/LICENSE" in names  # the license's text ships with it
 
 
 def test_the_sdist_holds_what_a_build_needs_only(dist: Dist) -> None:
@@ -120,7 +121,7 @@ def test_the_sdist_holds_what_a_build_needs_only(dist: Dist) -> None:
     egg_info = {name for name in files if name.startswith("pytest_dbverify.egg-info/")}
     built = {"PKG-INFO", "setup.cfg", *egg_info}
     # The package, what its build reads and nothing else: no half a test suite.
-    needed = {"pyproject.toml", PROJECT["readme"], "MANIFEST.in"}
+    needed = {"pyproject.toml", PROJECT["readme"], "MANIFEST.in", *PROJECT["license-files"]}
     assert files - built == dist.package_files() | needed
 
 
