@@ -121,7 +121,8 @@ def test_a_migration_production_ran_is_advised_on_and_a_pending_one_fails(
         assert "line 3: require-concurrent-index-creation" in failure
         assert "ban-char-field" not in failure
         assert "test_migration_lint[2_code]: squawk on 2_code.sql (-- migrate:up; rules of" in text
-        assert "line 2: ban-char-field" in advice and "require-concurrent" not in advice
+        assert "line 2: ban-char-field" in advice
+        assert "require-concurrent" not in advice
 
 
 def test_on_a_throwaway_target_a_hazard_fails(pytester: pytest.Pytester, history: Path) -> None:
