@@ -19,6 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pglast
+from pglast import ast
+
 from pytest_dbverify.errors import BinaryNotFoundError, DbverifyError
 from pytest_dbverify.sections import Section
 
@@ -128,7 +131,7 @@ def lint_section(
             f"squawk failed on {file_name} (exit {done.returncode}): "
             f"{(done.stderr or done.stdout).strip()[:500]}"
         )
-    return [
+    findings = [
         Finding(
             line=int(item["line"]) + 1,  # squawk's JSON lines are 0-based
             rule=str(item["rule_name"]),
@@ -137,3 +140,75 @@ def lint_section(
         )
         for item in reported
     ]
+    return _without_new_relations(findings, section.text)
+
+
+def _without_new_relations(findings: list[Finding], text: str) -> list[Finding]:
+    """Drop lock findings on relations the same section creates, which squawk misses.
+
+    squawk knows a table made by a plain CREATE TABLE earlier in the transaction is new
+    (nobody else can be locked out of it), but not one made inside ``CREATE SCHEMA ...
+    CREATE TABLE``, nor a materialized view. PostgreSQL's own parser (pglast) finds both.
+    """
+    if not findings:
+        return findings
+    try:
+        statements = pglast.parse_sql(text)
+    except pglast.parser.ParseError:
+        return findings  # squawk parsed it; when we cannot, its findings stand
+    created: set[Relation] = set()
+    spans: list[tuple[int, int, Relation | None]] = []  # each statement's bytes, its target
+    for raw in statements:
+        first = raw.stmt_location or 0
+        last = first + (raw.stmt_len or len(text.encode()))
+        target = getattr(raw.stmt, "relation", None)
+        spans.append((first, last, _relation(target) if isinstance(target, ast.RangeVar) else None))
+        created.update(_creates(raw.stmt))
+    starts = _line_starts(text)
+
+    def on_new_relation(finding: Finding) -> bool:
+        if is_style(finding.rule) or finding.line > len(starts):
+            return False
+        begin = starts[finding.line - 1]
+        # Statements' spans are contiguous (each starts after the previous semicolon).
+        target = next((t for first, last, t in spans if first <= begin < last), None)
+        return target is not None and _is_created(target, created)
+
+    return [finding for finding in findings if not on_new_relation(finding)]
+
+
+Relation = tuple[str | None, str]  # (schema or None when unqualified, name)
+
+
+def _relation(relation: ast.RangeVar, schema: str | None = None) -> Relation:
+    return (relation.schemaname or schema, relation.relname or "")
+
+
+def _creates(statement: ast.Node | None) -> list[Relation]:
+    """Return the relations a statement creates: tables, views, and schema elements."""
+    if isinstance(statement, ast.CreateSchemaStmt):
+        made = []
+        for element in statement.schemaElts or ():
+            relation = getattr(element, "relation", None) or getattr(element, "view", None)
+            if isinstance(element, ast.CreateStmt | ast.ViewStmt) and relation is not None:
+                made.append(_relation(relation, statement.schemaname))
+        return made
+    if isinstance(statement, ast.CreateTableAsStmt) and statement.into is not None:
+        return [_relation(statement.into.rel)] if statement.into.rel is not None else []
+    if isinstance(statement, ast.CreateStmt) and statement.relation is not None:
+        return [_relation(statement.relation)]
+    return []
+
+
+def _is_created(target: Relation, created: set[Relation]) -> bool:
+    schema, name = target
+    return any(n == name and (schema is None or s in (None, schema)) for s, n in created)
+
+
+def _line_starts(text: str) -> list[int]:
+    """Return the byte offset at which each line of ``text`` starts (libpg_query counts bytes)."""
+    starts, offset = [], 0
+    for line in text.encode().split(b"\n"):
+        starts.append(offset)
+        offset += len(line) + 1
+    return starts

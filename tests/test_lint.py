@@ -130,3 +130,24 @@ def test_on_a_throwaway_target_a_hazard_fails(pytester: pytest.Pytester, history
     assert result.ret == 1
     result.assert_outcomes(passed=1, failed=1)
     assert "require-concurrent-index-creation" in result.stdout.str()
+
+
+def test_relations_made_in_the_same_section_are_new_even_when_squawk_misses_it():
+    # squawk sees through a plain CREATE TABLE, not CREATE SCHEMA ... CREATE TABLE, nor a
+    # materialized view: nobody can be locked out of those either. An existing table is.
+    text = """-- migrate:up
+CREATE SCHEMA app
+  CREATE TABLE t (id bigint PRIMARY KEY, name text)
+  CREATE TABLE u (id bigint);
+ALTER TABLE app.t ADD CONSTRAINT t_id_positive CHECK (id > 0);
+ALTER TABLE app.u ADD CONSTRAINT u_t FOREIGN KEY (id) REFERENCES app.t (id);
+CREATE MATERIALIZED VIEW app.totals AS SELECT count(*) AS n FROM app.t;
+CREATE UNIQUE INDEX totals_n ON app.totals (n);
+CREATE INDEX content_title_idx ON content (title);
+
+-- migrate:down
+DROP SCHEMA app CASCADE;
+"""
+    up = parse(text).sections["up"]
+    findings = lint_section(up, file_name="x.sql", exclude=DEFAULT_LINT_EXCLUDE)
+    assert [(f.line, f.rule) for f in findings] == [(9, "require-concurrent-index-creation")]
