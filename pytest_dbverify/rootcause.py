@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pytest_dbverify.catalog import Catalog, Column, Constraint, Index, Table, TableName
+from pytest_dbverify.catalog import Catalog, Column, Constraint, Domain, Index, Table, TableName
 from pytest_dbverify.schema_diff import ABSENT, Difference
 
 DRIFT_CHECK = "test_schema_drift"
@@ -120,7 +120,9 @@ def dependencies(params: Iterable[object], catalog: Catalog) -> Dependencies | N
     tables: list[TableName] = []
     columns: list[str] = []
     for value in params:
-        if isinstance(value, Table):
+        if isinstance(value, tuple) and value and isinstance(value[0], Domain):
+            own.append(f"domain {value[0].name}")  # a domain's CHECK: (domain, check)
+        elif isinstance(value, Table):
             tables.append(value.name)
             columns += [f"column {value.name}.{c.name}" for c in value.columns if c.insertable]
         elif isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], Table):
@@ -130,7 +132,7 @@ def dependencies(params: Iterable[object], catalog: Catalog) -> Dependencies | N
             referenced = getattr(member, "ref_table", None)
             if isinstance(referenced, TableName):
                 tables.append(referenced)
-    if not tables:
+    if not tables and not own:
         return None
     needs = [f"table {name}" for name in _with_parents(tables, catalog)]
     return Dependencies(tuple(own), tuple(dict.fromkeys([*needs, *columns])))

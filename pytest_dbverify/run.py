@@ -65,13 +65,24 @@ CHECK_MODULES = (
     "foreign_keys",
     "not_null",
     "check_constraints",
+    "domains",
     "indexes",
     "drift",
     "roundtrip",
 )
 # Check modules whose parametrization reads a catalog snapshot (drift: the target's too).
 _GENERATED_FROM_CATALOGS = frozenset(
-    {"crud", "keys", "foreign_keys", "not_null", "check_constraints", "indexes", "drift", "data"}
+    {
+        "crud",
+        "keys",
+        "foreign_keys",
+        "not_null",
+        "check_constraints",
+        "domains",
+        "indexes",
+        "drift",
+        "data",
+    }
 )
 _TARGET_KEY = "dbverify_target"
 _TERMINAL_WIDTH = 100  # the summary's statements wrap here

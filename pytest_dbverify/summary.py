@@ -22,6 +22,7 @@ PROOFS: tuple[tuple[str, str], ...] = (
     ("test_unique_enforced", "unique keys enforced"),
     ("test_not_null_enforced", "NOT NULLs enforced"),
     ("test_check_enforced", "CHECKs enforced"),
+    ("test_domain_check_enforced", "domain CHECKs enforced"),
     ("test_index_valid", "indexes valid"),
     ("test_index_consistent", "indexes consistent"),
     ("test_constraint_validated", "constraints validated"),
