@@ -64,6 +64,7 @@ from pytest_dbverify.check_expressions import (
     temporal_precision,
 )
 from pytest_dbverify.errors import DbverifyError
+from pytest_dbverify.literal_types import LITERAL_BUILDERS
 from pytest_dbverify.partitions import partition_key_values
 
 __all__ = [
@@ -662,6 +663,7 @@ _BUILDERS: Final[dict[str, Builder]] = {
     "macaddr": _macaddrs,
     "macaddr8": _macaddrs,
     **dict.fromkeys(_RANGE_SUBTYPES, _ranges),
+    **LITERAL_BUILDERS,  # drawn as the text their input function reads
 }
 """Base type (``pg_type.typname``) -> builder of values; enums are handled by category."""
 
