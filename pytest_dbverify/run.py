@@ -252,14 +252,16 @@ class VerificationRun:
             self.gone = redact_text(
                 f"no connection to the target: {server_words(excinfo.value)}", secrets
             )
-        elif report.longrepr is not None and not isinstance(report.longrepr, tuple):
-            text = str(report.longrepr)
-            redacted = redact_text(text, secrets)
-            if redacted != text:
-                report.longrepr = redacted
-        report.sections = [
-            (title, redact_text(content, secrets)) for title, content in report.sections
-        ]
+        _redact_report(report, secrets)
+        return report
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(
+        self, collector: pytest.Collector
+    ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+        """Make a collection error safe to print: a user's module may quote the password."""
+        report = yield
+        _redact_report(report, self.secrets)
         return report
 
     @pytest.hookimpl(tryfirst=True)
@@ -604,6 +606,18 @@ def _missing_schemas(conn: psycopg.Connection, names: Sequence[str]) -> tuple[st
         )
     }
     return tuple(name for name in names if name not in present)
+
+
+def _redact_report(
+    report: pytest.TestReport | pytest.CollectReport, secrets: frozenset[str]
+) -> None:
+    """Redact a report's failure text (a traceback becomes its redacted text) and sections."""
+    if report.longrepr is not None and not isinstance(report.longrepr, tuple):  # not a skip
+        text = str(report.longrepr)
+        redacted = redact_text(text, secrets)
+        if redacted != text:
+            report.longrepr = redacted
+    report.sections = [(title, redact_text(content, secrets)) for title, content in report.sections]
 
 
 def failure_line(err: BaseException) -> str | None:

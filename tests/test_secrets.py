@@ -27,7 +27,7 @@ from psycopg import sql
 
 from pytest_dbverify.binaries import SERVER_KINDS, ServerKind
 from pytest_dbverify.embedded import ServerInfo
-from pytest_dbverify.errors import DbverifyError
+from pytest_dbverify.errors import DbverifyError, MigrationError
 from pytest_dbverify.health import health_check
 from pytest_dbverify.migrations import Dbmate
 from pytest_dbverify.pool import connect
@@ -71,6 +71,15 @@ def test_user_shows_the_password(dbverify_conn):
 """
 
 
+# A user's module that cannot even be imported, quoting the target as it fails.
+BROKEN_MODULE = """
+import os
+
+url = os.environ["DATABASE_URL"]
+raise RuntimeError(f"no fixtures for {url} (password {url.split(':')[2].split('@')[0]})")
+"""
+
+
 def _extra_paths(server_port: int, shadow: str, base: Path) -> list[tuple[str, Callable[[], Run]]]:
     """The paths beyond the matrix: each way of passing the password, success and failure."""
     info_port = server_port
@@ -105,6 +114,8 @@ def _extra_paths(server_port: int, shadow: str, base: Path) -> list[tuple[str, C
         ("PGPASSWORD wrong", lambda: verify(
             project("pgpassword-wrong"), [f"--dbverify-url={u('pending', None)}"],
             env={"PGPASSWORD": SECRET + "x"})),
+        ("user module fails at import", lambda: verify(
+            project("broken", BROKEN_MODULE), [light, "-l"], env={"DATABASE_URL": u("learning")})),
         ("conninfo password=", lambda: verify(
             project("conninfo"), [f"--dbverify-url={conninfo}", light])),
         ("conninfo password= refused", lambda: verify(
@@ -204,6 +215,7 @@ def test_the_planted_password_reaches_no_output(
     assert no_report == []
     assert any(run.log for run in runs.values())  # the log files did record something
     assert runs["health served"].out.startswith("503 "), runs["health served"].output
+    assert runs["user module fails at import"].has_line("*RuntimeError: no fixtures for *")
     assert "password authentication failed" not in runs["user tests fail, showlocals"].output
     assert runs["user tests fail, showlocals"].has_line("*connected with ****")
 
@@ -292,6 +304,23 @@ def _form_paths(info: ServerInfo, services: Path, base: Path) -> dict[str, Calla
     return paths
 
 
+def _unparsed_texts(port: int) -> list[str]:
+    """The library handed unencoded URLs as they are: libpq and dbmate (Go) cut them up."""
+    texts: list[str] = []
+    settings = dataclasses.replace(Settings.defaults(), connect_timeout=1.0)
+    for password in (SHOPPER, BUYER):
+        raw = f"postgresql://shopper:{password}@127.0.0.1:{port}/learning?sslmode=disable"
+        target = Target(raw, "test")
+        with pytest.raises(DbverifyError) as failure:
+            connect(target, settings)
+        texts += [repr(target), target.shown, str(failure.value)]
+        dbmate = Dbmate(raw, migrations_dir=MIGRATIONS_DIR)
+        with pytest.raises(MigrationError) as migrating:
+            dbmate.migrate()
+        texts += [repr(dbmate), str(migrating.value), migrating.value.output]
+    return texts
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", SERVER_KINDS)
 def test_no_piece_of_a_special_password_reaches_any_output(
@@ -305,17 +334,15 @@ def test_no_piece_of_a_special_password_reaches_any_output(
         paths = _form_paths(info, services, tmp_path / "forms")
         with ThreadPoolExecutor(max_workers=3) as pool:
             runs = dict(zip(paths, pool.map(lambda path: path(), paths.values()), strict=True))
-        # The library, handed the reported URL directly (no parsing step before libpq).
-        reported = Target(f"postgresql://shopper:{SHOPPER}@127.0.0.1:{info.port}/learning", "test")
-        settings = dataclasses.replace(Settings.defaults(), connect_timeout=1.0)
-        with pytest.raises(DbverifyError) as failure:
-            connect(reported, settings)
-        library = [repr(reported), reported.shown, str(failure.value)]
+        library = _unparsed_texts(info.port)
     leaks = [
         f"{name}: {piece}" for name, run in runs.items() for piece in PIECES
         if piece in run.everything()
     ]  # fmt: skip
-    leaks += [f"library text {i}" for i, text in enumerate(library) if "Kx9" in text]
+    leaks += [
+        f"library text {i}: {piece}" for i, text in enumerate(library) for piece in PIECES
+        if piece in text
+    ]  # fmt: skip
     leaks += [f"log record {r.name}" for r in caplog.records
               if any(piece in r.getMessage() for piece in PIECES)]  # fmt: skip
     assert leaks == []
