@@ -170,6 +170,14 @@ def connect(
 
     ``budget_setting`` is what the caller's user sets to allow a longer budget.
     """
+    try:
+        conninfo = verifier_conninfo(target.conninfo)
+    except psycopg.ProgrammingError as err:  # libpq quotes the part it cannot parse
+        words = redact_text(str(err).strip(), target.secrets)
+        raise ConnectError(
+            f"cannot connect to {target.shown} ({target.source}): {words}; fix the "
+            "connection string"
+        ) from None
     started = clock()
     backoff = Backoff(deadline=started + settings.connect_timeout)
     attempts = 0
@@ -177,8 +185,7 @@ def connect(
         attempts += 1
         try:
             conn = GuardedConnection.connect(
-                verifier_conninfo(target.conninfo),
-                connect_timeout=_connect_timeout(target.conninfo, clock, backoff),
+                conninfo, connect_timeout=_connect_timeout(target.conninfo, clock, backoff)
             )
         except psycopg.OperationalError as err:
             words = redact_text(server_words(err), target.secrets)

@@ -499,8 +499,7 @@ class CoverageReport:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Fold every phase's report into the check results."""
         if not self.is_worker:
-            secrets = self.run.target.secrets if self.run.target else set()
-            self.coverage.record(report, secrets)
+            self.coverage.record(report, self.run.secrets)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Write the JSON report and the GitHub step summary (controller only)."""
@@ -556,9 +555,9 @@ class CoverageReport:
             return self.run.expected_catalog()
         except (DbverifyError, psycopg.Error, OSError) as err:
             # A report without the catalog still lists the checks that ran.
-            secrets = self.run.target.secrets if self.run.target else set()
             self.run.say(
-                f"dbverify: the report lists no catalog objects: {redact_text(str(err), secrets)}"
+                "dbverify: the report lists no catalog objects: "
+                f"{redact_text(str(err), self.run.secrets)}"
             )
         return None
 

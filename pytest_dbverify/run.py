@@ -41,10 +41,10 @@ from pytest_dbverify.pool import (
     open_pool,
     server_words,
 )
-from pytest_dbverify.redact import redact_conninfo, redact_text
+from pytest_dbverify.redact import redact_conninfo, redact_log_records, redact_text
 from pytest_dbverify.report import ROOT_CAUSE_PROPERTY, Coverage
 from pytest_dbverify.settings import Settings, describe
-from pytest_dbverify.target import Target, resolve_target
+from pytest_dbverify.target import Target, checked, resolve_target
 
 if TYPE_CHECKING:
     from pytest_dbverify.data_scan import Finding
@@ -135,6 +135,17 @@ class VerificationRun:
         self._selected_names: set[str] = set()
         self._root_causes: RootCauses | None = None
         self.coverage = Coverage()  # every check's outcome (the controller's), for summaries
+        expected = settings.expected_url
+        self._expected_secrets = Target(expected, "").secrets if expected else frozenset()
+        # pytest writes log records (ours, libraries', the user's tests') to the log file
+        # and live logging itself: they are redacted as they are made.
+        self._stop_redacting_logs = redact_log_records(lambda: self.secrets)
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """Return the passwords to mask in any text of this run: the target's and the expected's."""
+        target = self.target.secrets if self.target is not None else frozenset()
+        return target | self._expected_secrets
 
     # -- pytest hooks -------------------------------------------------------------
 
@@ -157,8 +168,7 @@ class VerificationRun:
         except ConnectError as err:
             self.connect_error = str(err)
         except DbverifyError as err:
-            secrets = self.target.secrets if self.target else set()
-            pytest.exit(f"dbverify: {redact_text(str(err), secrets)}", returncode=1)
+            pytest.exit(f"dbverify: {redact_text(str(err), self.secrets)}", returncode=1)
 
     def pytest_report_header(self) -> list[str]:
         """Say what is verified, from where, on which server; never a password."""
@@ -254,7 +264,7 @@ class VerificationRun:
         the target's password, a user's own test included, is redacted.
         """
         report = yield
-        secrets = self.target.secrets if self.target else set()
+        secrets = self.secrets
         excinfo = call.excinfo
         line = failure_line(excinfo.value) if excinfo is not None else None
         if report.failed and line is not None and item.nodeid.startswith("dbverify/"):
@@ -265,14 +275,16 @@ class VerificationRun:
             self.gone = redact_text(
                 f"no connection to the target: {server_words(excinfo.value)}", secrets
             )
-        elif report.longrepr is not None and not isinstance(report.longrepr, tuple):
-            text = str(report.longrepr)
-            redacted = redact_text(text, secrets)
-            if redacted != text:
-                report.longrepr = redacted
-        report.sections = [
-            (title, redact_text(content, secrets)) for title, content in report.sections
-        ]
+        _redact_report(report, secrets)
+        return report
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(
+        self, collector: pytest.Collector
+    ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+        """Make a collection error safe to print: a user's module may quote the password."""
+        report = yield
+        _redact_report(report, self.secrets)
         return report
 
     @pytest.hookimpl(tryfirst=True)
@@ -344,6 +356,7 @@ class VerificationRun:
         if self._oracle is not None:
             self._oracle.close()
         self._expected_servers.stop()
+        self._stop_redacting_logs()
         # What the run built (items, reports, catalogs, strategies) dies with the process:
         # spare pytest's closing gc.collect() passes and the interpreter's own scanning and
         # freeing it (over a second at 500 tables, per process). A program that goes on
@@ -436,7 +449,7 @@ class VerificationRun:
                 # Reading a column default opens its table: a migration holding ACCESS
                 # EXCLUSIVE stops the catalog, and every check generated from it.
                 assert self.target is not None
-                words = redact_text(str(err).splitlines()[0], self.target.secrets)
+                words = redact_text(str(err).splitlines()[0], self.secrets)
                 raise CatalogLocked(
                     f"cannot read the catalog of {self.target.shown}: {words} after "
                     f"{self.settings.lock_timeout:g}s (lock_timeout): another session holds "
@@ -607,10 +620,12 @@ class VerificationRun:
 
     def _build_expectation(self) -> Expectation:
         if self.settings.expected_url is not None:
-            shown = redact_conninfo(self.settings.expected_url)
-            return Expectation(
-                self.settings.expected_url, f"{shown} ({self.settings.sources['expected_url']})"
-            )
+            # Parsed as the target is: an unencoded '@' in its password would otherwise
+            # reach libpq's words as a host name.
+            source = self.settings.sources["expected_url"]
+            expected = checked(Target(self.settings.expected_url, f"expected_url ({source})"))
+            shown = redact_conninfo(expected.conninfo)
+            return Expectation(expected.conninfo, f"{shown} ({source})")
         migrations_dir = self.settings.migrations_dir
         if not migrations_dir.is_dir():
             return Expectation(
@@ -701,6 +716,18 @@ def _missing_schemas(conn: psycopg.Connection, names: Sequence[str]) -> tuple[st
         )
     }
     return tuple(name for name in names if name not in present)
+
+
+def _redact_report(
+    report: pytest.TestReport | pytest.CollectReport, secrets: frozenset[str]
+) -> None:
+    """Redact a report's failure text (a traceback becomes its redacted text) and sections."""
+    if report.longrepr is not None and not isinstance(report.longrepr, tuple):  # not a skip
+        text = str(report.longrepr)
+        redacted = redact_text(text, secrets)
+        if redacted != text:
+            report.longrepr = redacted
+    report.sections = [(title, redact_text(content, secrets)) for title, content in report.sections]
 
 
 def failure_line(err: BaseException) -> str | None:

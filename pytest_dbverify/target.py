@@ -19,7 +19,13 @@ from pathlib import Path
 import psycopg.conninfo
 import pytest
 
-from pytest_dbverify.redact import redact_conninfo, redact_text, secrets_in
+from pytest_dbverify.redact import (
+    redact_conninfo,
+    redact_text,
+    secrets_in,
+    service_secrets,
+    userinfo_needs_encoding,
+)
 from pytest_dbverify.settings import Settings
 
 # The libpq variables that name a server by themselves (PGPASSWORD alone names none).
@@ -50,8 +56,12 @@ class Target:
 
     @cached_property  # asked for every test report the controller folds in
     def secrets(self) -> frozenset[str]:
-        """Return the literal passwords to mask in any text about this target."""
-        return frozenset(secrets_in(self.conninfo))
+        """Return the literal passwords to mask in any text about this target.
+
+        Those written in the URL or conninfo, and the one libpq may read from the service
+        file it names (or ``PGSERVICE``); ``PGPASSWORD`` is masked everywhere anyway.
+        """
+        return frozenset(secrets_in(self.conninfo) | service_secrets(self.conninfo))
 
 
 def resolve_target(
@@ -60,14 +70,14 @@ def resolve_target(
     """Return the target named by settings or environment, or None for a throwaway server."""
     environ = os.environ if environ is None else environ
     if settings.url is not None:
-        return _checked(Target(settings.url, settings.sources["url"]))
+        return checked(Target(settings.url, settings.sources["url"]))
     if environ.get("DATABASE_URL"):
-        return _checked(Target(environ["DATABASE_URL"], "env DATABASE_URL"))
+        return checked(Target(environ["DATABASE_URL"], "env DATABASE_URL"))
     dotenv = (cwd or Path.cwd()) / ".env"
     if dotenv.is_file():
         url = read_dotenv(dotenv).get("DATABASE_URL")
         if url:
-            return _checked(Target(url, f"DATABASE_URL in {dotenv}"))
+            return checked(Target(url, f"DATABASE_URL in {dotenv}"))
     named = [name for name in _LIBPQ_TARGET_VARS if environ.get(name)]
     if named:
         # libpq reads the variables itself; the label only shows them (none is secret).
@@ -113,8 +123,8 @@ def _unquote(value: str) -> str:
     return value.split(" #", 1)[0].rstrip()
 
 
-def _checked(target: Target) -> Target:
-    """Reject what libpq cannot parse now, with a message that shows no password."""
+def checked(target: Target) -> Target:
+    """Return ``target`` stripped; reject what libpq cannot parse, showing no password."""
     conninfo = target.conninfo.strip()
     if target.conninfo and not conninfo:
         # libpq would read blanks as "all defaults": a local socket, retried for the whole
@@ -129,6 +139,14 @@ def _checked(target: Target) -> Target:
         raise pytest.UsageError(
             f"{target.source}: unsupported URL scheme {scheme.group(1)!r} in {target.shown}: "
             "expected postgres:// or postgresql://"
+        )
+    if userinfo_needs_encoding(conninfo):
+        # libpq would read part of the password as the host, port or database (and quote
+        # it back as such), or refuse it with its own words about the password.
+        raise pytest.UsageError(
+            f"{target.source}: not a valid connection string: percent-encode the password "
+            "in the URL (@ as %40, / as %2F, : as %3A, # as %23, ? as %3F, % as %25, a space "
+            f"as %20): {target.shown}"
         )
     try:
         psycopg.conninfo.conninfo_to_dict(conninfo)

@@ -156,12 +156,20 @@ def _u(db: str, user: str = APP, password: str | None = SECRET, query: str = "")
 
 
 CONNECT = "cannot connect to postgresql://"
+PERCENT_ENCODE = (
+    "not a valid connection string: percent-encode the password in the URL (@ as %40, / as "
+    "%2F, : as %3A, # as %23, ? as %3F, % as %25, a space as %20)"
+)
 CASES: tuple[Case, ...] = (
     # -- the URL ------------------------------------------------------------------------
     Case("malformed-url", ("--dbverify-url=postgresql://app:{secret}@[::1/learning",), USAGE,
          'ERROR: command line: not a valid connection string (end of string reached when '
          'looking for matching "]" in IPv6 host address in URI: '
          '"postgresql://app:***@[::1/learning"): postgresql://app:***@[::1/learning'),
+    # The reported shape: libpq would take "w0rd...@127.0.0.1" for the host (and say so).
+    Case("password-not-percent-encoded",
+         ("--dbverify-url=postgresql://app:{secret}@p#w0rd@127.0.0.1:{port}/learning",), USAGE,
+         f"ERROR: command line: {PERCENT_ENCODE}: postgresql://***@127.0.0.1:*/learning"),
     Case("unknown-scheme", ("--dbverify-url=mysql://app:{secret}@127.0.0.1/learning",), USAGE,
          "ERROR: command line: unsupported URL scheme 'mysql' in mysql://app:***@127.0.0.1/"
          "learning: expected postgres:// or postgresql://"),
@@ -330,6 +338,9 @@ CASES: tuple[Case, ...] = (
          "dbverify: error: --url: unsupported URL scheme 'mysql' in "
          "mysql://app:***@127.0.0.1/learning: expected postgres:// or postgresql://",
          health=True),
+    Case("health-password-not-percent-encoded", (), 2,
+         f"dbverify: error: env DATABASE_URL: {PERCENT_ENCODE}: postgresql://***@127.0.0.1:*/x",
+         env={"DATABASE_URL": "postgresql://app:{secret}/w0rd@127.0.0.1:{port}/x"}, health=True),
 )  # fmt: skip
 
 CaseRunner = Callable[[Case], Run]

@@ -96,14 +96,16 @@ class Run:
     junit: str
     log: str
     seconds: float
+    report: str = ""  # the JSON report (--dbverify-report), when asked for
+    summary: str = ""  # what was appended to GITHUB_STEP_SUMMARY, when asked for
 
     @property
     def output(self) -> str:
         return self.out + "\n" + self.err
 
     def everything(self) -> str:
-        """Return every text the run produced: streams, JUnit XML and the log file."""
-        return "\n".join([self.out, self.err, self.junit, self.log])
+        """Return every text the run produced: streams, JUnit XML, log file and reports."""
+        return "\n".join([self.out, self.err, self.junit, self.log, self.report, self.summary])
 
     def has_line(self, pattern: str) -> bool:
         """Return True when a whole line of stdout or stderr matches ``pattern``.
@@ -132,23 +134,31 @@ def run_dbverify(
     *,
     env: Mapping[str, str] | None = None,
     timeout: float = 120,
+    reports: bool = False,
 ) -> Run:
     """Run ``pytest --dbverify`` in ``project`` as a user would, with JUnit XML and a log file.
 
     The log file records every logger at DEBUG (psycopg, psycopg_pool, ours), so that a
-    secret in any log record is seen.
+    secret in any log record is seen. ``reports`` adds the JSON report and the GitHub step
+    summary.
     """
     import time
 
     junit = project / "junit.xml"
     log = project / "pytest.log"
-    for path in (junit, log):
+    report = project / "dbverify.json"
+    summary = project / "step-summary.md"
+    for path in (junit, log, report, summary):
         path.unlink(missing_ok=True)
     argv = [
         sys.executable, "-m", "pytest", "--dbverify", "-p", "no:cacheprovider", "-rA",
         f"--junitxml={junit}", f"--log-file={log}", "--log-file-level=DEBUG",
         "--log-level=DEBUG", *args,
     ]  # fmt: skip
+    env = dict(env or {})
+    if reports:
+        argv.append(f"--dbverify-report={report}")
+        env["GITHUB_STEP_SUMMARY"] = str(summary)
     began = time.monotonic()
     completed = subprocess.run(
         argv, cwd=project, env=clean_env(env), capture_output=True, text=True, timeout=timeout,
@@ -159,10 +169,16 @@ def run_dbverify(
         ret=completed.returncode,
         out=completed.stdout,
         err=completed.stderr,
-        junit=junit.read_text() if junit.exists() else "",
-        log=log.read_text() if log.exists() else "",
+        junit=_read(junit),
+        log=_read(log),
         seconds=seconds,
+        report=_read(report),
+        summary=_read(summary),
     )
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
 
 
 def run_health(project: Path, args: Sequence[str], *, env: Mapping[str, str] | None = None) -> Run:
@@ -177,6 +193,62 @@ def run_health(project: Path, args: Sequence[str], *, env: Mapping[str, str] | N
     return Run(
         completed.returncode, completed.stdout, completed.stderr, "", "", time.monotonic() - began
     )
+
+
+def serve_health(project: Path, args: Sequence[str], *, env: Mapping[str, str]) -> Run:
+    """Run ``dbverify health --serve`` in ``project``, GET /healthz once, then stop it.
+
+    ``out`` holds the HTTP answer (status and body), ``err`` what the command said; a
+    command that refuses its arguments answers nothing.
+    """
+    import threading
+    import time
+    import urllib.error
+    import urllib.request
+
+    began = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest_dbverify.cli", "health", "--serve", "127.0.0.1:0", *args],
+        cwd=project, env=clean_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    address: list[str] = []
+    serving = threading.Event()
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if line.startswith("dbverify: serving health on "):
+                address.append(line.rsplit(" ", 1)[-1].strip())
+                serving.set()
+        serving.set()  # the command ended without serving
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    answer = ""
+    try:
+        if serving.wait(timeout=60) and address:
+            url = address[0]
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            try:
+                with opener.open(url, timeout=60) as response:
+                    answer = f"{response.status} {response.read().decode()}"
+            except urllib.error.HTTPError as err:
+                with err:
+                    answer = f"{err.code} {err.read().decode()}"
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        ret = process.wait(timeout=60)
+        reader.join(timeout=60)
+        assert process.stdout is not None
+        out = process.stdout.read()
+        process.stdout.close()
+        assert process.stderr is not None
+        process.stderr.close()
+    return Run(ret, f"{answer}\n{out}", "".join(lines), "", "", time.monotonic() - began)
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
