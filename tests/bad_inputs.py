@@ -45,7 +45,9 @@ class Case:
     line: str
     env: Mapping[str, str] = field(default_factory=dict)
     migrations: str = "none"  # "none", "good", "sql-error", "no-down"
-    files: Mapping[str, str] = field(default_factory=dict)
+    files: Mapping[str, str] = field(default_factory=dict)  # "\udcXX" writes byte 0xXX
+    dirs: tuple[str, ...] = ()
+    links: Mapping[str, str] = field(default_factory=dict)  # name -> where it points
     health: bool = False  # `dbverify health` instead of `pytest --dbverify`
 
     @property
@@ -59,7 +61,12 @@ class Case:
         """Run the case in a fresh project under ``base``."""
         project = project_dir(base, migrations=_migrations(self.migrations, base))
         for name, text in self.files.items():
-            (project / name).write_text(_fill(text, server))
+            path = project / name
+            path.write_text(_fill(text, server), encoding="utf-8", errors="surrogateescape")
+        for name in self.dirs:
+            (project / name).mkdir()
+        for name, points_to in self.links.items():
+            (project / name).symlink_to(points_to)
         args = [_fill(arg, server) for arg in self.args]
         env = {key: _fill(value, server) for key, value in self.env.items()}
         if self.health:
@@ -186,6 +193,17 @@ CASES: tuple[Case, ...] = (
          "ERROR: */.env:1: the value of DATABASE_URL opens a \" quote that it does not close: "
          "close it or remove it (dbmate and pytest-dbverify read DATABASE_URL from this file)",
          files={".env": 'DATABASE_URL="{app}\n'}),
+    Case("dotenv-not-utf8", (), USAGE,
+         "ERROR: */.env:2: byte 0xe9 is not UTF-8: save the file as UTF-8 (dbmate and "
+         "pytest-dbverify read DATABASE_URL from this file)",
+         files={".env": "DATABASE_URL={app}\n# the caf\udce9's database\n"}),
+    Case("dotenv-is-a-directory", (), USAGE,
+         "ERROR: */.env is a directory: make it a file or remove it (dbmate and "
+         "pytest-dbverify read DATABASE_URL from this file)", dirs=(".env",)),
+    Case("dotenv-dangling-link", (), USAGE,
+         "ERROR: */.env is a symbolic link to ../secrets/.env, which does not exist: fix the "
+         "link or remove it (dbmate and pytest-dbverify read DATABASE_URL from this file)",
+         links={".env": "../secrets/.env"}),
     # -- the server's answer ------------------------------------------------------------
     Case("wrong-password", (f"--dbverify-url={_u('learning', password='x' + SECRET)}",), FAILED,
          f"{CONNECT}app:***@127.0.0.1:*/learning?sslmode=disable (command line): password "
