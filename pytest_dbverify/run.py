@@ -13,6 +13,7 @@ import fnmatch
 import gc
 import json
 import select
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -20,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import psycopg
 import pytest
@@ -138,7 +139,7 @@ class VerificationRun:
             self.connect_error = str(err)
         except DbverifyError as err:
             secrets = self.target.secrets if self.target else set()
-            pytest.exit(f"dbverify: {redact_text(str(err), secrets)}", returncode=1)
+            _stop_at_start(session, f"dbverify: {redact_text(str(err), secrets)}")
 
     def pytest_report_header(self) -> list[str]:
         """Say what is verified, from where, on which server; never a password."""
@@ -591,6 +592,18 @@ def _missing_schemas(conn: psycopg.Connection, names: Sequence[str]) -> tuple[st
         )
     }
     return tuple(name for name in names if name not in present)
+
+
+def _stop_at_start(session: pytest.Session, line: str) -> NoReturn:
+    """End the run before it starts: ``line`` once, on stderr, and exit status 1.
+
+    ``pytest.exit`` here would print it twice: pytest's session wrapper writes ``Exit:
+    ...`` for an exit before the session started, then the terminal reporter reports the
+    same exception as ``_pytest.outcomes.Exit: ...`` at unconfigure. ``Session.Failed``
+    ends the session with status 1 and says nothing of its own.
+    """
+    sys.stderr.write(f"ERROR: {line}\n")
+    raise session.Failed(line)
 
 
 def failure_line(err: BaseException) -> str | None:

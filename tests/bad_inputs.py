@@ -291,13 +291,13 @@ CASES: tuple[Case, ...] = (
          "ERROR: migrations_dir=*/db/migratoins (command line) is not a directory: fix the "
          "path, or leave the setting out to use db/migrations"),
     Case("migration-sql-error", ("--dbverify-url={app}",), FAILED,
-         "Exit: dbverify: the migrations of * do not apply to an empty PostgreSQL 18.* "
+         "ERROR: dbverify: the migrations of * do not apply to an empty PostgreSQL 18.* "
          "(embedded): 20270101000000_add_tags.sql: Error: line: 2, column: 66, position: 80: "
          'pq: syntax error at or near ";" at position 2:66 (42601); fix that migration '
          "(`dbmate up` on an empty database shows the same error)",
          migrations="sql-error"),
     Case("migration-without-down", ("--dbverify-url={app}",), FAILED,
-         "Exit: dbverify: the migrations of * do not apply to an empty PostgreSQL 18.* "
+         "ERROR: dbverify: the migrations of * do not apply to an empty PostgreSQL 18.* "
          "(embedded): 20270101000000_add_tags.sql: Error: dbmate requires each migration to "
          "define a down block with '-- migrate:down'; fix that migration (`dbmate up` on an "
          "empty database shows the same error)", migrations="no-down"),
