@@ -32,13 +32,13 @@ EXAMPLES = "5"
 # to compare (each says so).
 NO_MIGRATIONS = "no migrations directory"
 EXPECTED_SKIPS = {
-    "test_migration_applied[None]": NO_MIGRATIONS,
-    "test_migration_checksum[None]": NO_MIGRATIONS,
-    "test_migration_file_present[None]": "no migration ledger",
+    "test_migration_applied[no-migrations-dir]": NO_MIGRATIONS,
+    "test_migration_checksum[no-migrations-dir]": NO_MIGRATIONS,
+    "test_migration_file_present[no-ledger]": "no migration ledger",
     "test_no_applied_migration_without_file": NO_MIGRATIONS,
-    "test_migration_sections[None]": NO_MIGRATIONS,
-    "test_migration_lint[None]": NO_MIGRATIONS,
-    "test_rollback_round_trip[None]": NO_MIGRATIONS,
+    "test_migration_sections[no-migrations-dir]": NO_MIGRATIONS,
+    "test_migration_lint[no-migrations-dir]": NO_MIGRATIONS,
+    "test_rollback_round_trip[no-migrations-dir]": NO_MIGRATIONS,
     "test_full_rollback_round_trip": NO_MIGRATIONS,
     "test_schema_drift[None]": "no expected schema apart from the target's own",
     "test_fk_actions[hard.employee.department_id->hard.department.id]": (
