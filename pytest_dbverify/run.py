@@ -114,6 +114,7 @@ class VerificationRun:
         self._started = time.perf_counter()
         self._workerinput: dict[str, str] | None = getattr(config, "workerinput", None)
         self.connect_error: str | None = None
+        self.usage_error: str | None = None  # an xdist worker's, reported by the controller
         self.gone: str | None = None
         self.pool_note: str | None = None  # when the pool got fewer connections than it wanted
 
@@ -165,11 +166,14 @@ class VerificationRun:
     ) -> None:
         """Keep only tests marked ``dbverify``, add the built-in checks, apply include/exclude."""
         builtin: list[pytest.Item] = []
+        names = (*CHECK_MODULES, "data") if self.settings.data_scan else CHECK_MODULES
+        modules = {name: self._check_module(session, name) for name in names}
+        if not self._selection_sound(session, list(modules.values()), items):
+            items[:] = []
+            return
         # Unreachable: only the check that says so (the others would wait and fail alike).
-        modules = (*CHECK_MODULES, "data") if self.settings.data_scan else CHECK_MODULES
-        for name in ("server",) if self.connect_error else modules:
-            path = Path(__file__).parent / "checks" / f"{name}.py"
-            module = pytest.Module.from_parent(session, path=path, nodeid=f"dbverify/{name}")
+        for name in ("server",) if self.connect_error else names:
+            module = modules[name]
             tests = [n for n in vars(module.obj) if n.startswith("test_")]
             if not any(self._name_selected(test) for test in tests):
                 continue  # nothing to select: skip its parametrization (which may query)
@@ -189,6 +193,59 @@ class VerificationRun:
         if dropped:
             config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+    @staticmethod
+    def _check_module(session: pytest.Session, name: str) -> pytest.Module:
+        path = Path(__file__).parent / "checks" / f"{name}.py"
+        return pytest.Module.from_parent(session, path=path, nodeid=f"dbverify/{name}")
+
+    def _selection_sound(
+        self,
+        session: pytest.Session,
+        modules: Sequence[pytest.Module],
+        items: Sequence[pytest.Item],
+    ) -> bool:
+        """Refuse include/exclude patterns that would quietly run fewer checks, or none.
+
+        Patterns match check names: the built-in checks' and those of your tests marked
+        dbverify. A worker cannot raise a usage error of its own: it asks the controller to
+        stop with the words (see ``_catalogs_read``), and False is returned.
+
+        Raises:
+            pytest.UsageError: an include pattern matches no check, or none is left.
+        """
+        names = {
+            name for module in modules for name in vars(module.obj) if name.startswith("test_")
+        }
+        names.update(_test_name(item) for item in items if item.get_closest_marker("dbverify"))
+        try:
+            self._refuse_empty_selection(names)
+        except pytest.UsageError as err:
+            if self._workerinput is None:
+                raise
+            session.shouldstop = f"{_USAGE_STOP}{err}"
+            return False
+        return True
+
+    def _refuse_empty_selection(self, names: set[str]) -> None:
+        src = self.settings.sources
+        unmatched = [
+            pattern
+            for pattern in self.settings.include
+            if not any(fnmatch.fnmatchcase(name, pattern) for name in names)
+        ]
+        if unmatched:
+            raise pytest.UsageError(
+                f"include ({src['include']}) pattern {', '.join(repr(p) for p in unmatched)} "
+                "matches no check: check the name (`pytest --dbverify --co -q` lists the "
+                "checks; --dbverify-include)"
+            )
+        if not any(self._name_selected(name) for name in names):
+            raise pytest.UsageError(
+                f"exclude ({src['exclude']}) leaves no check to run"
+                + (f" of those include ({src['include']}) selects" if self.settings.include else "")
+                + ": nothing would be verified (--dbverify-exclude)"
+            )
 
     def _catalogs_read(self, module: str, session: pytest.Session) -> bool:
         """Read the catalogs a check module is generated from, or end the run saying why.
@@ -220,6 +277,30 @@ class VerificationRun:
         wanted = any(_module_name(item) == _ROUND_TRIP_CHECKS for item in session.items)
         if wanted and self.settings.migrations_dir.is_dir():
             self._round_trip = self._start_round_trip()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: object, error: object) -> None:
+        """Remember an xdist worker's usage error: the run then ends with pytest's code 4."""
+        stop = getattr(node, "workeroutput", {}).get("shouldstop")
+        if isinstance(stop, str) and stop.startswith(_USAGE_STOP):
+            self.usage_error = stop.removeprefix(_USAGE_STOP)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Fail a run that verified nothing (every check skipped): a deploy gate never passes so."""
+        if self._workerinput is not None:
+            return
+        if self.usage_error is not None:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        elif (
+            exitstatus == pytest.ExitCode.OK
+            and not session.config.option.collectonly
+            and not (self._outcomes["passed"] or self._outcomes["failed"])
+        ):
+            self.say(
+                f"dbverify: nothing was verified: all {self._outcomes['skipped']} selected "
+                "checks were skipped (-rs says why), and a run that checks nothing fails"
+            )
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -573,8 +654,7 @@ class VerificationRun:
     def _selected(self, item: pytest.Item) -> bool:
         if item.get_closest_marker("dbverify") is None:
             return False
-        name = item.originalname if isinstance(item, pytest.Function) else item.name
-        return self._name_selected(name)
+        return self._name_selected(_test_name(item))
 
     def _name_selected(self, name: str) -> bool:
         include, exclude = self.settings.include, self.settings.exclude
@@ -606,6 +686,11 @@ def _stop_at_start(session: pytest.Session, line: str) -> NoReturn:
     raise session.Failed(line)
 
 
+def _test_name(item: pytest.Item) -> str:
+    """Return the name include/exclude patterns match: the function's, without the id."""
+    return item.originalname if isinstance(item, pytest.Function) else item.name
+
+
 def failure_line(err: BaseException) -> str | None:
     """Return what a failed built-in check observed, or None for a bug (keep its traceback)."""
     if isinstance(err, PoolTimeout):  # an OperationalError too, but no session was lost
@@ -628,6 +713,8 @@ def failure_line(err: BaseException) -> str | None:
 
 
 _ROUND_TRIP_CHECKS = "pytest_dbverify.checks.roundtrip"
+# How an xdist worker's usage error reaches the controller (session.shouldstop).
+_USAGE_STOP = "dbverify usage error: "
 
 
 class CatalogLocked(DbverifyError):

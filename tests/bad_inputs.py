@@ -286,6 +286,17 @@ CASES: tuple[Case, ...] = (
     Case("unknown-schema", ("--dbverify-url={app}", "--dbverify-schemas=public,pubilc"), USAGE,
          "ERROR: schemas (command line) names 'pubilc', which exists neither on the target "
          "nor in the expected schema: check the name (--dbverify-schemas)", migrations="good"),
+    Case("include-matches-nothing", ("--dbverify-url={app}",
+                                     "--dbverify-include=test_server_*,test_tabel_*"), USAGE,
+         "ERROR: include (command line) pattern 'test_tabel_*' matches no check: check the name "
+         "(`pytest --dbverify --co -q` lists the checks; --dbverify-include)"),
+    Case("exclude-leaves-nothing", ("--dbverify-url={app}", "--dbverify-exclude=test_*"), USAGE,
+         "ERROR: exclude (command line) leaves no check to run: nothing would be verified "
+         "(--dbverify-exclude)"),
+    Case("everything-skipped", ("--dbverify-url={app}", "--dbverify-read-only",
+                                "--dbverify-include=test_crud"), FAILED,
+         "dbverify: nothing was verified: all 7 selected checks were skipped (-rs says why), "
+         "and a run that checks nothing fails"),
     # -- migrations ---------------------------------------------------------------------
     Case("missing-migrations-dir", ("--dbverify-migrations-dir=db/migratoins",), USAGE,
          "ERROR: migrations_dir=*/db/migratoins (command line) is not a directory: fix the "
@@ -321,7 +332,8 @@ CASES: tuple[Case, ...] = (
          "nothing to verify: the target has no tables in schemas public and there are no "
          "migrations to expect any (*/db/migrations does not exist; --dbverify-migrations-dir)"
          ": is this the right database?"),
-    Case("unknown-column-type", ("--dbverify-url={odd}", "--dbverify-include=test_crud*"), OK,
+    Case("unknown-column-type", ("--dbverify-url={odd}",
+                                 "--dbverify-include=test_crud*,test_server_reachable"), OK,
          "SKIPPED [1] *: CRUD on public.reading: no hypothesis strategy for column "
          "public.reading.value of type complex: register one in conftest.py before the tests "
          "draw, for every column of the type: pytest_dbverify.strategies.register_type("

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("clean_environment")
 
 SECRET = "planted-secret-pw"
 # The checks that read only: enough to show where the target came from, fast.
-LIGHT = "--dbverify-include=test_server_*,test_session_*,test_*migration*,test_table_*,test_my_*"
+LIGHT = "--dbverify-include=test_server_*,test_session_*,test_*migration*,test_table_*"
 MARKED_TEST = """
 import pytest
 
