@@ -22,3 +22,7 @@ class MigrationError(DbverifyError):
         super().__init__(message)
         self.output = output
         self.detail = detail  # dbmate's own last words, naming the failing file
+
+
+class ExpectationError(DbverifyError):
+    """The expected schema cannot be built where the settings say it comes from."""

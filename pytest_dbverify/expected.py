@@ -6,7 +6,8 @@ never the target: destructive work (dbmate up, and later round trips) happens he
 
 The embedded PostgreSQL 18 wheel has no pgcrypto or uuid-ossp: when the migrations need
 an extension a server kind lacks, the other kind is tried; when none has it, the run
-falls back to the target's own catalog and says so.
+stops: the target's own catalog is the expectation only when the user asks for it
+(``--dbverify-expect=target``), never as a quiet fallback.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Protocol
 
 from pytest_dbverify.binaries import SERVER_KINDS, ServerKind, find_binaries
 from pytest_dbverify.embedded import ThrowawayServer
-from pytest_dbverify.errors import DbverifyError, MigrationError
+from pytest_dbverify.errors import DbverifyError, ExpectationError, MigrationError
 from pytest_dbverify.migrations import Dbmate
 
 EXPECTED_DB = "dbverify"
@@ -45,7 +46,6 @@ class Expectation:
 
     conninfo: str | None
     source: str
-    warning: str | None = None
     server: str | None = None  # ServerInfo.to_json() when it is a throwaway server of ours
 
 
@@ -65,6 +65,7 @@ class ExpectedServers:
 
         Raises:
             MigrationError: the migrations fail for a reason other than a missing extension.
+            ExpectationError: every server kind lacks an extension the migrations create.
         """
         kinds = [preferred, *(kind for kind in SERVER_KINDS if kind != preferred)]
         missing: list[str] = []
@@ -106,16 +107,12 @@ class ExpectedServers:
                 source=f"{migrations_dir} applied to a throwaway {kind} PostgreSQL {info.version}",
                 server=info.to_json(),
             )
-        return Expectation(
-            conninfo=None,
-            source="the target's own catalog",
-            warning=(
-                "the migrations could not be applied to any throwaway server ("
-                + "; ".join(missing or ["no PostgreSQL server installed"])
-                + "): checks come from the target's own catalog, so an object missing "
-                "there is not noticed; install the extension's package or use a system "
-                "server that has it (--dbverify-server system)"
-            ),
+        raise ExpectationError(
+            f"the migrations of {migrations_dir} could not be applied to any throwaway server "
+            f"({'; '.join(missing or ['no PostgreSQL server installed'])}): install the "
+            "extension's package for a server kind (--dbverify-server system), name a "
+            "database that holds the migrated schema (--dbverify-expected-url), or take the "
+            "target's own catalog as the expectation (--dbverify-expect=target)"
         )
 
 

@@ -12,15 +12,17 @@ import dataclasses
 import fnmatch
 import gc
 import json
+import os
 import select
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import psycopg
 import pytest
@@ -28,9 +30,9 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from pytest_dbverify import summary
 from pytest_dbverify.binaries import ServerKind, find_binaries
-from pytest_dbverify.catalog import Catalog, Table, load_catalog
+from pytest_dbverify.catalog import Catalog, Table, TableName, list_tables, load_catalog
 from pytest_dbverify.embedded import ServerInfo, ThrowawayServer
-from pytest_dbverify.errors import DbverifyError
+from pytest_dbverify.errors import DbverifyError, ExpectationError
 from pytest_dbverify.expected import Expectation, ExpectedServers
 from pytest_dbverify.migrations import migration_files
 from pytest_dbverify.pool import (
@@ -43,7 +45,7 @@ from pytest_dbverify.pool import (
 )
 from pytest_dbverify.redact import redact_conninfo, redact_log_records, redact_text
 from pytest_dbverify.report import ROOT_CAUSE_PROPERTY, Coverage
-from pytest_dbverify.settings import Settings, describe
+from pytest_dbverify.settings import EVERY_SCHEMA, Settings, describe
 from pytest_dbverify.target import Target, checked, resolve_target
 
 if TYPE_CHECKING:
@@ -100,8 +102,7 @@ class ServerFacts:
     database: str
     user: str
     latency_ms: float
-    tables: int
-    missing_schemas: tuple[str, ...] = ()
+    tables: int  # in the verified schemas, less dbmate's table and excluded ones
 
 
 class VerificationRun:
@@ -124,11 +125,13 @@ class VerificationRun:
         self._data_scan: dict[str, Finding] | None = None
         self.data_scan_seconds = 0.0
         self._expected_servers = ExpectedServers()
-        self.expectation = Expectation(conninfo=None, source="the target's own catalog")
+        self.expectation = Expectation(conninfo=None, source="not built yet")
+        self.left_out: tuple[str, ...] = ()  # schemas of the expected one not verified
         self._outcomes: Counter[str] = Counter()
         self._started = time.perf_counter()
         self._workerinput: dict[str, str] | None = getattr(config, "workerinput", None)
         self.connect_error: str | None = None
+        self.usage_error: str | None = None  # an xdist worker's, reported by the controller
         self.gone: str | None = None
         self.pool_note: str | None = None  # when the pool got fewer connections than it wanted
         self._differences: list[Difference] | None = None
@@ -151,24 +154,29 @@ class VerificationRun:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        """Resolve the target (maybe starting a server) and learn its version, or exit.
+        """Resolve the target, build the expectation, settle the scope, or stop saying why.
 
         An unreachable target is a finding, not a crash: it becomes the failure of
         ``test_server_reachable`` (so JUnit reports carry it) and nothing else runs.
+        A misconfiguration is a usage error (exit 4); migrations that do not apply stop
+        the run with status 1. Either is one line.
         """
         if not session.config.option.collectonly:
             # The checks' imports (hypothesis, the generators: a third of a second without
             # a bytecode cache) happen meanwhile, while this waits on the servers.
             _in_background("warm-up", _warm_up)
+        if self._workerinput is not None and _TARGET_KEY in self._workerinput:
+            self._join_controller(self._workerinput[_TARGET_KEY])
+            return
         try:
-            self.target = self._resolve_target()
-            if self._workerinput is None:  # workers need no header
-                self.facts = self._probe(self.target)
-                self._check_something_to_verify(self.facts)
+            self._start()
         except ConnectError as err:
             self.connect_error = str(err)
+            self.expectation = Expectation(None, "not built: the target cannot be reached")
+        except ExpectationError as err:
+            raise pytest.UsageError(str(err)) from None
         except DbverifyError as err:
-            pytest.exit(f"dbverify: {redact_text(str(err), self.secrets)}", returncode=1)
+            _stop_at_start(session, f"dbverify: {redact_text(str(err), self.secrets)}")
 
     def pytest_report_header(self) -> list[str]:
         """Say what is verified, from where, on which server; never a password."""
@@ -182,10 +190,13 @@ class VerificationRun:
                 f"latency {self.facts.latency_ms:.1f} ms"
             )
         lines.append(f"dbverify expected schema: {self.expectation.source}")
-        lines.append(
-            "dbverify settings: "
-            + ", ".join(describe(self.settings, ["schemas", "read_only", "migrations_dir"]))
-        )
+        shown = ["schemas", "expect", "read_only", "migrations_dir"]
+        lines.append("dbverify settings: " + ", ".join(describe(self.settings, shown)))
+        if self.left_out:
+            lines.append(
+                f"dbverify schemas left out: {', '.join(self.left_out)} (in the expected "
+                f"schema, not in schemas ({self.settings.sources['schemas']}))"
+            )
         return lines
 
     @pytest.hookimpl(tryfirst=True)
@@ -194,11 +205,14 @@ class VerificationRun:
     ) -> None:
         """Keep only tests marked ``dbverify``, add the built-in checks, apply include/exclude."""
         builtin: list[pytest.Item] = []
+        names = (*CHECK_MODULES, "data") if self.settings.data_scan else CHECK_MODULES
+        modules = {name: self._check_module(session, name) for name in names}
+        if not self._selection_sound(session, list(modules.values()), items):
+            items[:] = []
+            return
         # Unreachable: only the check that says so (the others would wait and fail alike).
-        modules = (*CHECK_MODULES, "data") if self.settings.data_scan else CHECK_MODULES
-        for name in ("server",) if self.connect_error else modules:
-            path = Path(__file__).parent / "checks" / f"{name}.py"
-            module = pytest.Module.from_parent(session, path=path, nodeid=f"dbverify/{name}")
+        for name in ("server",) if self.connect_error else names:
+            module = modules[name]
             tests = [n for n in vars(module.obj) if n.startswith("test_")]
             if not any(self._name_selected(test) for test in tests):
                 continue  # nothing to select: skip its parametrization (which may query)
@@ -221,6 +235,59 @@ class VerificationRun:
             config.hook.pytest_deselected(items=dropped)
         items[:] = kept
         self._selected_names = {item.name for item in kept}
+
+    @staticmethod
+    def _check_module(session: pytest.Session, name: str) -> pytest.Module:
+        path = Path(__file__).parent / "checks" / f"{name}.py"
+        return pytest.Module.from_parent(session, path=path, nodeid=f"dbverify/{name}")
+
+    def _selection_sound(
+        self,
+        session: pytest.Session,
+        modules: Sequence[pytest.Module],
+        items: Sequence[pytest.Item],
+    ) -> bool:
+        """Refuse include/exclude patterns that would quietly run fewer checks, or none.
+
+        Patterns match check names: the built-in checks' and those of your tests marked
+        dbverify. A worker cannot raise a usage error of its own: it asks the controller to
+        stop with the words (see ``_catalogs_read``), and False is returned.
+
+        Raises:
+            pytest.UsageError: an include pattern matches no check, or none is left.
+        """
+        names = {
+            name for module in modules for name in vars(module.obj) if name.startswith("test_")
+        }
+        names.update(_test_name(item) for item in items if item.get_closest_marker("dbverify"))
+        try:
+            self._refuse_empty_selection(names)
+        except pytest.UsageError as err:
+            if self._workerinput is None:
+                raise
+            session.shouldstop = f"{_USAGE_STOP}{err}"
+            return False
+        return True
+
+    def _refuse_empty_selection(self, names: set[str]) -> None:
+        src = self.settings.sources
+        unmatched = [
+            pattern
+            for pattern in self.settings.include
+            if not any(fnmatch.fnmatchcase(name, pattern) for name in names)
+        ]
+        if unmatched:
+            raise pytest.UsageError(
+                f"include ({src['include']}) pattern {', '.join(repr(p) for p in unmatched)} "
+                "matches no check: check the name (`pytest --dbverify --co -q` lists the "
+                "checks; --dbverify-include)"
+            )
+        if not any(self._name_selected(name) for name in names):
+            raise pytest.UsageError(
+                f"exclude ({src['exclude']}) leaves no check to run"
+                + (f" of those include ({src['include']}) selects" if self.settings.include else "")
+                + ": nothing would be verified (--dbverify-exclude)"
+            )
 
     def _catalogs_read(self, module: str, session: pytest.Session) -> bool:
         """Read the catalogs a check module is generated from, or end the run saying why.
@@ -252,6 +319,32 @@ class VerificationRun:
         wanted = any(_module_name(item) == _ROUND_TRIP_CHECKS for item in session.items)
         if wanted and self.settings.migrations_dir.is_dir():
             self._round_trip = self._start_round_trip()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: object, error: object) -> None:
+        """Remember an xdist worker's usage error: the run then ends with pytest's code 4."""
+        stop = getattr(node, "workeroutput", {}).get("shouldstop")
+        if isinstance(stop, str) and stop.startswith(_USAGE_STOP):
+            self.usage_error = stop.removeprefix(_USAGE_STOP)
+
+    @pytest.hookimpl(tryfirst=True)  # before the report, which may need the expectation
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Fail a run that verified nothing (every check skipped): a deploy gate never passes so."""
+        if self._workerinput is not None:
+            return
+        self._expect_for_the_report()
+        if self.usage_error is not None:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        elif (
+            exitstatus == pytest.ExitCode.OK
+            and not session.config.option.collectonly
+            and not (self._outcomes["passed"] or self._outcomes["failed"])
+        ):
+            self.say(
+                f"dbverify: nothing was verified: all {self._outcomes['skipped']} selected "
+                "checks were skipped (-rs says why), and a run that checks nothing fails"
+            )
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -598,44 +691,164 @@ class VerificationRun:
 
     # -- internals --------------------------------------------------------------------
 
-    def _resolve_target(self) -> Target:
-        if self._workerinput is not None and _TARGET_KEY in self._workerinput:
-            shared = json.loads(self._workerinput[_TARGET_KEY])
-            self.connect_error = shared["connect_error"]
-            self.expectation = Expectation(**shared["expectation"])
-            return Target(shared["conninfo"], shared["source"], shared["label"])
-        target = resolve_target(self.settings)
-        self.expectation = self._build_expectation()
-        if self.expectation.warning:
-            self.say(f"dbverify: warning: {self.expectation.warning}")
-        if target is not None:
-            return target
-        if self.expectation.conninfo is None:
-            raise DbverifyError(
-                f"nothing to verify: no target is set (--dbverify-url, DATABASE_URL, .env, "
-                f"PG* variables) and no throwaway database could be built from "
-                f"{self.settings.migrations_dir} (--dbverify-migrations-dir)"
-            )
-        return Target(self.expectation.conninfo, "throwaway server with the migrations applied")
+    def _join_controller(self, shared_json: str) -> None:
+        """Take the target, expectation and schemas the controller settled (xdist worker)."""
+        shared = json.loads(shared_json)
+        self.connect_error = shared["connect_error"]
+        self.expectation = Expectation(**shared["expectation"])
+        self.settings = dataclasses.replace(
+            self.settings,
+            schemas=tuple(shared["schemas"]),
+            sources={**self.settings.sources, "schemas": shared["schemas_source"]},
+        )
+        self.target = Target(shared["conninfo"], shared["source"], shared["label"])
 
-    def _build_expectation(self) -> Expectation:
+    def _start(self) -> None:
+        """Reach the target, build the expected schema, settle what is verified.
+
+        The target is reached first: an unreachable one is reported at once, without the
+        cost of a throwaway server and the migrations.
+        """
+        target = resolve_target(self.settings)
+        if target is not None:
+            self.target = target
+            self.facts = self._probe(target)
+        self.expectation = self._build_expectation(target)
+        if self.target is None:
+            assert self.expectation.conninfo is not None  # built from the migrations
+            self.target = Target(
+                self.expectation.conninfo, "throwaway server with the migrations applied"
+            )
+            self.facts = self._probe(self.target)
+        self._settle_scope()
+
+    def _build_expectation(self, target: Target | None) -> Expectation:
+        """Return where the expected schema comes from, building it from the migrations.
+
+        Raises:
+            pytest.UsageError: expect=target without a target.
+            ExpectationError: no throwaway server can apply the migrations.
+            MigrationError: a migration does not apply.
+        """
+        src = self.settings.sources
         if self.settings.expected_url is not None:
             # Parsed as the target is: an unencoded '@' in its password would otherwise
             # reach libpq's words as a host name.
-            source = self.settings.sources["expected_url"]
+            source = src["expected_url"]
             expected = checked(Target(self.settings.expected_url, f"expected_url ({source})"))
             shown = redact_conninfo(expected.conninfo)
             return Expectation(expected.conninfo, f"{shown} ({source})")
-        migrations_dir = self.settings.migrations_dir
-        if not migrations_dir.is_dir():
-            return Expectation(
-                conninfo=None,
-                source="the target's own catalog",
-                warning=f"no migrations directory at {migrations_dir}: the target's own "
-                "catalog is the expectation (--dbverify-migrations-dir)",
-            )
+        if self.settings.expect == "target":
+            if target is None:
+                raise pytest.UsageError(
+                    "nothing to verify: no target is set (--dbverify-url, DATABASE_URL, .env, "
+                    f"PG* variables) and expect=target ({src['expect']}) takes the expected "
+                    "schema from it: set a target, or leave expect at migrations"
+                )
+            return Expectation(None, f"the target's own catalog (expect=target, {src['expect']})")
+        # validate() made sure the directory exists and holds migrations.
         kind: ServerKind = "system" if self.settings.server == "system" else "embedded"
-        return self._expected_servers.build(migrations_dir, kind, self.say)
+        return self._expected_servers.build(self.settings.migrations_dir, kind, self.say)
+
+    def _expect_for_the_report(self) -> None:
+        """Build the expected schema late, for a report on a run that could not connect.
+
+        The report then lists every object the migrations create, each unchecked. The
+        unreachable target was reported at once; only a run that writes a report pays.
+        """
+        from pytest_dbverify.report import STEP_SUMMARY_ENV
+
+        wanted = self.settings.report is not None or os.environ.get(STEP_SUMMARY_ENV)
+        if not (wanted and self.connect_error and self.expectation.conninfo is None):
+            return
+        try:
+            self.expectation = self._build_expectation(self.target)
+            if self.expectation.conninfo is not None:
+                with psycopg.connect(self.expectation.conninfo, connect_timeout=10) as conn:
+                    self._settle_schemas(_own_schemas(conn))
+        except (DbverifyError, pytest.UsageError, psycopg.Error) as err:
+            secrets = self.target.secrets if self.target else set()
+            self.say(
+                f"dbverify: the report lists no catalog objects: {redact_text(str(err), secrets)}"
+            )
+
+    def _settle_scope(self) -> None:
+        """Settle the schemas to verify; refuse names that match nothing and empty runs.
+
+        ``schemas`` defaults to every schema of the expected database that is neither a
+        system schema nor an extension's (public when the target is its own expectation):
+        a schema the migrations create is never left out unnoticed.
+
+        Raises:
+            pytest.UsageError: a schema or excluded table that exists nowhere, or a target
+                that is its own expectation and has no table to verify.
+        """
+        assert self.target is not None
+        assert self.facts is not None
+        with ExitStack() as stack:
+            deployed = stack.enter_context(connect(self.target, self.settings))
+            expected = deployed
+            if self.expectation.conninfo is not None:
+                expected = stack.enter_context(
+                    psycopg.connect(self.expectation.conninfo, connect_timeout=10)
+                )
+            own = _own_schemas(expected)
+            self._settle_schemas(own)
+            schemas = self.settings.schemas
+            missing = _missing_schemas(expected, _missing_schemas(deployed, schemas))
+            expected_tables = list_tables(expected, schemas)
+            deployed_tables = list_tables(deployed, schemas)
+        self.left_out = tuple(name for name in own if name not in schemas)
+        self._refuse_unknown_schemas(missing)
+        self._refuse_unknown_exclusions([*expected_tables, *deployed_tables])
+        ours = [
+            table
+            for table in deployed_tables
+            if not table.matches(self.settings.migrations_table)
+            and not any(table.matches(name) for name in self.settings.exclude_tables)
+        ]
+        self.facts = dataclasses.replace(self.facts, tables=len(ours))
+        if not ours and self.expectation.conninfo is None:
+            raise pytest.UsageError(
+                f"nothing to verify: the target has no tables in schemas {', '.join(schemas)} "
+                f"and expect=target ({self.settings.sources['expect']}) takes its own catalog "
+                "as the expectation: is this the right database? (--dbverify-url, "
+                "--dbverify-schemas)"
+            )
+
+    def _settle_schemas(self, own: Sequence[str]) -> None:
+        """Give ``schemas`` its default: the expected database's own schemas."""
+        if self.settings.schemas:
+            return
+        schemas: tuple[str, ...] = ("public",)
+        source = "default with expect=target"
+        if self.expectation.conninfo is not None:
+            schemas, source = tuple(own), f"default: {EVERY_SCHEMA}"
+        self.settings = dataclasses.replace(
+            self.settings, schemas=schemas, sources={**self.settings.sources, "schemas": source}
+        )
+
+    def _refuse_unknown_schemas(self, unknown: Sequence[str]) -> None:
+        if unknown:
+            raise pytest.UsageError(
+                f"schemas ({self.settings.sources['schemas']}) names "
+                f"{', '.join(repr(name) for name in unknown)}, which exists neither on the "
+                "target nor in the expected schema: check the name (--dbverify-schemas)"
+            )
+
+    def _refuse_unknown_exclusions(self, tables: Sequence[TableName]) -> None:
+        unknown = [
+            name
+            for name in self.settings.exclude_tables
+            if not any(table.matches(name) for table in tables)
+        ]
+        if unknown:
+            raise pytest.UsageError(
+                f"exclude_tables ({self.settings.sources['exclude_tables']}) names "
+                f"{', '.join(repr(name) for name in unknown)}, which is a table neither in the "
+                f"expected schema nor on the target (schemas {', '.join(self.settings.schemas)})"
+                ": check the name (--dbverify-exclude-tables)"
+            )
 
     def say(self, line: str, *, end: str = "\n") -> None:
         """Write to the controller's terminal; ``end=" "`` keeps the line open."""
@@ -657,54 +870,49 @@ class VerificationRun:
             "label": self.target.label,
             "connect_error": self.connect_error,
             "expectation": dataclasses.asdict(self.expectation),
+            "schemas": list(self.settings.schemas),
+            "schemas_source": self.settings.sources["schemas"],
         }
         node.workerinput[_TARGET_KEY] = json.dumps(shared)  # type: ignore[attr-defined]
 
     def _probe(self, target: Target) -> ServerFacts:
+        """Connect (retrying what can heal) and learn the server; tables are counted later."""
         with connect(target, self.settings) as conn:
             began = time.perf_counter()
             conn.execute("SELECT 1")
             latency = (time.perf_counter() - began) * 1000
             row = conn.execute(
                 "SELECT current_setting('server_version'), "
-                "current_setting('server_version_num')::int, current_database(), current_user, "
-                "(SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-                "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY(%s))",
-                [list(self.settings.schemas)],
+                "current_setting('server_version_num')::int, current_database(), current_user"
             ).fetchone()
-            missing = _missing_schemas(conn, self.settings.schemas)
         assert row is not None
-        return ServerFacts(row[0], row[1], row[2], row[3], latency, row[4], missing)
-
-    def _check_something_to_verify(self, facts: ServerFacts) -> None:
-        """Refuse a run that would verify nothing and pass: a mistyped schema.
-
-        Raises:
-            pytest.UsageError: a schema exists neither on the target nor in the expected one.
-        """
-        if self.expectation.conninfo is None:
-            unknown = facts.missing_schemas
-        else:
-            with psycopg.connect(self.expectation.conninfo, connect_timeout=10) as conn:
-                unknown = _missing_schemas(conn, facts.missing_schemas)
-        if unknown:
-            raise pytest.UsageError(
-                f"schemas ({self.settings.sources['schemas']}) names "
-                f"{', '.join(repr(name) for name in unknown)}, which exists neither on the "
-                "target nor in the expected schema: check the name (--dbverify-schemas)"
-            )
+        return ServerFacts(row[0], row[1], row[2], row[3], latency, tables=0)
 
     def _selected(self, item: pytest.Item) -> bool:
         if item.get_closest_marker("dbverify") is None:
             return False
-        name = item.originalname if isinstance(item, pytest.Function) else item.name
-        return self._name_selected(name)
+        return self._name_selected(_test_name(item))
 
     def _name_selected(self, name: str) -> bool:
         include, exclude = self.settings.include, self.settings.exclude
         if include and not any(fnmatch.fnmatchcase(name, p) for p in include):
             return False
         return not any(fnmatch.fnmatchcase(name, pattern) for pattern in exclude)
+
+
+def _own_schemas(conn: psycopg.Connection) -> tuple[str, ...]:
+    """Return the schemas of a database that a project made: not the system's, no extension's.
+
+    ``pg_*`` names are reserved for the system (pg_catalog, pg_toast, temporary schemas).
+    """
+    rows = conn.execute(
+        "SELECT n.nspname FROM pg_catalog.pg_namespace n "
+        "WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' "
+        "AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d "
+        "WHERE d.classid = 'pg_catalog.pg_namespace'::regclass AND d.objid = n.oid "
+        "AND d.deptype = 'e') ORDER BY n.nspname"
+    ).fetchall()
+    return tuple(row[0] for row in rows)
 
 
 def _missing_schemas(conn: psycopg.Connection, names: Sequence[str]) -> tuple[str, ...]:
@@ -730,6 +938,23 @@ def _redact_report(
     report.sections = [(title, redact_text(content, secrets)) for title, content in report.sections]
 
 
+def _test_name(item: pytest.Item) -> str:
+    """Return the name include/exclude patterns match: the function's, without the id."""
+    return item.originalname if isinstance(item, pytest.Function) else item.name
+
+
+def _stop_at_start(session: pytest.Session, line: str) -> NoReturn:
+    """End the run before it starts: ``line`` once, on stderr, and exit status 1.
+
+    ``pytest.exit`` here would print it twice: pytest's session wrapper writes ``Exit:
+    ...`` for an exit before the session started, then the terminal reporter reports the
+    same exception as ``_pytest.outcomes.Exit: ...`` at unconfigure. ``Session.Failed``
+    ends the session with status 1 and says nothing of its own.
+    """
+    sys.stderr.write(f"ERROR: {line}\n")
+    raise session.Failed(line)
+
+
 def failure_line(err: BaseException) -> str | None:
     """Return what a failed built-in check observed, or None for a bug (keep its traceback)."""
     if isinstance(err, PoolTimeout):  # an OperationalError too, but no session was lost
@@ -752,6 +977,8 @@ def failure_line(err: BaseException) -> str | None:
 
 
 _ROUND_TRIP_CHECKS = "pytest_dbverify.checks.roundtrip"
+# How an xdist worker's usage error reaches the controller (session.shouldstop).
+_USAGE_STOP = "dbverify usage error: "
 
 
 class CatalogLocked(DbverifyError):

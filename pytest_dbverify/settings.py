@@ -34,6 +34,12 @@ class Option:
     accepts: str = ""
     metavar: str = "VALUE"
     is_flag: bool = False
+    shown_default: str = ""  # how to say the default when the value alone does not
+
+    @property
+    def default_text(self) -> str:
+        """Return the default as ``--help`` and docs/settings.md say it."""
+        return self.shown_default or _show(self.default)
 
     @property
     def flag(self) -> str:
@@ -95,6 +101,9 @@ def one_of(*choices: str) -> Callable[[str], str]:
 
 
 parse_advisories = one_of("fail", "warn")
+parse_expect = one_of("migrations", "target")
+# The default of ``schemas``: settled once the expected schema is built (run.py).
+EVERY_SCHEMA = "every schema the migrations create"
 
 # Squawk rules that are style preferences, or that do not apply to dbmate's transactional
 # migrations (each file runs in one transaction, so a half-applied file cannot happen),
@@ -119,12 +128,18 @@ OPTIONS: tuple[Option, ...] = (
     Option("expected_url", "a database that already holds the expected schema (a shadow "
            "database); default: the migrations applied to a throwaway server", str, None,
            accepts="a postgres:// URL or a libpq conninfo string", metavar="URL"),
+    Option("expect", "where the expected schema comes from: migrations (the migrations "
+           "applied to a throwaway server, or expected_url) or target (the target's own "
+           "catalog: an object missing on the target goes unnoticed)", parse_expect,
+           "migrations", accepts="migrations or target", metavar="SOURCE"),
     Option("migrations_dir", "dbmate migrations directory", Path, Path("db/migrations"),
            accepts="a directory path", metavar="DIR"),
     Option("migrations_table", "dbmate's migrations table", str, "schema_migrations",
            accepts="a table name", metavar="TABLE"),
-    Option("schemas", "schemas to verify", parse_list, ("public",), "linelist",
-           accepts="schema names, comma-separated", metavar="SCHEMAS"),
+    Option("schemas", "schemas to verify (the default leaves out system schemas and those an "
+           "extension owns; with expect=target it is public)", parse_list, (), "linelist",
+           accepts="schema names, comma-separated", metavar="SCHEMAS",
+           shown_default=EVERY_SCHEMA),
     Option("exclude_tables", "tables to leave out (schema.table or table)", parse_list, (),
            "linelist", accepts="table names, comma-separated", metavar="TABLES"),
     Option("connect_timeout", "total seconds to keep retrying a connection that can heal",
@@ -174,6 +189,7 @@ class Settings:
 
     url: str | None
     expected_url: str | None
+    expect: str
     migrations_dir: Path
     migrations_table: str
     schemas: tuple[str, ...]
@@ -222,7 +238,7 @@ def add_options(parser: pytest.Parser) -> None:
         help="verify the database: run the built-in checks and tests marked dbverify only",
     )
     for option in OPTIONS:
-        text = f"{option.help} (env {option.env}; default: {_show(option.default)})"
+        text = f"{option.help} (env {option.env}; default: {option.default_text})"
         if option.is_flag:
             group.addoption(option.flag, action="store_const", const="true", default=None,
                             help=text)  # fmt: skip
@@ -255,9 +271,10 @@ def validate(settings: Settings) -> Settings:
         pytest.UsageError: one line naming the settings, their sources and the fix.
     """
     src = settings.sources
-    if not settings.schemas:
+    if not settings.schemas and src["schemas"] != "default":
         raise pytest.UsageError(
-            f"schemas ({src['schemas']}) names no schema: name at least one (default: public)"
+            f"schemas ({src['schemas']}) names no schema: name at least one, or leave the "
+            f"setting out for {EVERY_SCHEMA}"
         )
     if settings.lock_timeout >= settings.statement_timeout:
         raise pytest.UsageError(
@@ -273,14 +290,49 @@ def validate(settings: Settings) -> Settings:
             "must come from another database (a shadow database); unset it to build the "
             "expectation from the migrations"
         )
-    if src["migrations_dir"] != "default" and not settings.migrations_dir.is_dir():
-        # The default may be absent (the target's catalog is then the expectation), but a
-        # directory the user named and mistyped must not silently weaken the run.
+    if settings.expect == "target" and settings.expected_url is not None:
         raise pytest.UsageError(
-            f"migrations_dir={settings.migrations_dir} ({src['migrations_dir']}) is not a "
-            "directory: fix the path, or leave the setting out to use db/migrations"
+            f"expect=target ({src['expect']}) takes the target's own catalog as the expected "
+            f"schema, but expected_url ({src['expected_url']}) names a database holding it: "
+            "unset one of them"
         )
+    _validate_migrations_dir(settings)
     return settings
+
+
+def _validate_migrations_dir(settings: Settings) -> None:
+    """Refuse a migrations directory that would quietly leave the run with less to check.
+
+    Raises:
+        pytest.UsageError: a named directory is missing, the default one is missing while
+            the expected schema is to be built from it, or it holds no migration file.
+    """
+    migrations_dir, src = settings.migrations_dir, settings.sources
+    if not migrations_dir.is_dir():
+        if src["migrations_dir"] != "default":
+            raise pytest.UsageError(
+                f"migrations_dir={migrations_dir} ({src['migrations_dir']}) is not a "
+                "directory: fix the path, or leave the setting out to use db/migrations"
+            )
+        if settings.expect == "migrations" and settings.expected_url is None:
+            # A CI job started in the wrong directory: never a quiet pass on the target's
+            # own catalog.
+            raise pytest.UsageError(
+                f"no migrations directory at {migrations_dir} (migrations_dir, default): the "
+                "expected schema is built from the migrations: run pytest from the project's "
+                "directory or set --dbverify-migrations-dir (ini dbverify_migrations_dir, env "
+                "DBVERIFY_MIGRATIONS_DIR); to take the target's own catalog as the expectation, "
+                "pass --dbverify-expect=target"
+            )
+        return
+    from pytest_dbverify.migrations import migration_files  # only under --dbverify
+
+    if not migration_files(migrations_dir):
+        raise pytest.UsageError(
+            f"migrations_dir={migrations_dir} ({src['migrations_dir']}) holds no migration "
+            "file (dbmate applies files named <version>_<name>.sql): point "
+            "--dbverify-migrations-dir at the directory that holds them"
+        )
 
 
 def _resolve_one(
@@ -336,5 +388,12 @@ def _show(value: object) -> str:
 
 def describe(settings: Settings, names: Sequence[str]) -> list[str]:
     """Return ``name=value (source)`` for the named settings, for the report header."""
-    shown = {field.name: getattr(settings, field.name) for field in fields(settings)}
-    return [f"{name}={_show(shown[name])} ({settings.sources[name]})" for name in names]
+    options = {option.name: option for option in OPTIONS}
+    lines = []
+    for name in names:
+        value, source = getattr(settings, name), settings.sources[name]
+        unsettled = source == "default" and value == options[name].default
+        lines.append(
+            f"{name}={options[name].default_text if unsettled else _show(value)} ({source})"
+        )
+    return lines

@@ -30,6 +30,7 @@ from pytest_dbverify.settings import Settings
 
 # The libpq variables that name a server by themselves (PGPASSWORD alone names none).
 _LIBPQ_TARGET_VARS = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
+_DOTENV_WHY = "(dbmate and pytest-dbverify read DATABASE_URL from this file)"
 _DOTENV_LINE = re.compile(
     r"^\s*(?:export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?P<value>.*?)\s*$"
 )
@@ -69,12 +70,13 @@ def resolve_target(
 ) -> Target | None:
     """Return the target named by settings or environment, or None for a throwaway server."""
     environ = os.environ if environ is None else environ
+    dotenv = (cwd or Path.cwd()) / ".env"
+    present = _dotenv_present(dotenv)  # checked even when not read: dbmate reads it too
     if settings.url is not None:
         return checked(Target(settings.url, settings.sources["url"]))
     if environ.get("DATABASE_URL"):
         return checked(Target(environ["DATABASE_URL"], "env DATABASE_URL"))
-    dotenv = (cwd or Path.cwd()) / ".env"
-    if dotenv.is_file():
+    if present:
         url = read_dotenv(dotenv).get("DATABASE_URL")
         if url:
             return checked(Target(url, f"DATABASE_URL in {dotenv}"))
@@ -93,7 +95,7 @@ def read_dotenv(path: Path) -> dict[str, str]:
     run verifying a throwaway server instead of the database the user meant.
     """
     values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(_dotenv_text(path).splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         match = _DOTENV_LINE.match(line)
@@ -115,6 +117,50 @@ def read_dotenv(path: Path) -> dict[str, str]:
             value = value[: closing + 1]  # what follows the closing quote is a comment
         values[match["key"]] = _unquote(value)
     return values
+
+
+def _dotenv_present(path: Path) -> bool:
+    """Return True if ``path`` is a file to read; a ``.env`` that is not one is an error.
+
+    A directory or a dangling link must not read as "no .env": the run would verify a
+    throwaway server instead of the database the file was meant to name.
+
+    Raises:
+        pytest.UsageError: ``path`` exists (or is a link) but is not a regular file.
+    """
+    if path.is_file():
+        return True
+    if path.is_symlink():
+        raise pytest.UsageError(
+            f"{path} is a symbolic link to {os.readlink(path)}, which does not exist: fix "
+            f"the link or remove it {_DOTENV_WHY}"
+        )
+    if path.exists():
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        raise pytest.UsageError(f"{path} is {kind}: make it a file or remove it {_DOTENV_WHY}")
+    return False
+
+
+def _dotenv_text(path: Path) -> str:
+    """Return the text of ``.env``, which must be readable UTF-8 (as dbmate reads it).
+
+    Raises:
+        pytest.UsageError: the file cannot be read, or holds a byte that is not UTF-8.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise pytest.UsageError(
+            f"cannot read {path} ({err.strerror}): make it readable or remove it {_DOTENV_WHY}"
+        ) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        number = data.count(b"\n", 0, err.start) + 1
+        raise pytest.UsageError(
+            f"{path}:{number}: byte 0x{data[err.start]:02x} is not UTF-8: save the file as "
+            f"UTF-8 {_DOTENV_WHY}"
+        ) from None
 
 
 def _unquote(value: str) -> str:

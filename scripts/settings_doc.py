@@ -22,6 +22,8 @@ END = "<!-- end of settings table -->"
 
 def default_text(option: Option) -> str:
     """Return the default as a reader writes it."""
+    if option.shown_default:
+        return option.shown_default
     value = option.default
     if isinstance(value, tuple):
         return ", ".join(value) or "none"

@@ -44,8 +44,11 @@ class Case:
     ret: int
     line: str
     env: Mapping[str, str] = field(default_factory=dict)
-    migrations: str = "none"  # "none", "good", "sql-error", "no-down"
-    files: Mapping[str, str] = field(default_factory=dict)
+    # "good", "none", "empty", "sql-error", "no-down", "no-extension"
+    migrations: str = "good"
+    files: Mapping[str, str] = field(default_factory=dict)  # "\udcXX" writes byte 0xXX
+    dirs: tuple[str, ...] = ()
+    links: Mapping[str, str] = field(default_factory=dict)  # name -> where it points
     health: bool = False  # `dbverify health` instead of `pytest --dbverify`
 
     @property
@@ -59,7 +62,12 @@ class Case:
         """Run the case in a fresh project under ``base``."""
         project = project_dir(base, migrations=_migrations(self.migrations, base))
         for name, text in self.files.items():
-            (project / name).write_text(_fill(text, server))
+            path = project / name
+            path.write_text(_fill(text, server), encoding="utf-8", errors="surrogateescape")
+        for name in self.dirs:
+            (project / name).mkdir()
+        for name, points_to in self.links.items():
+            (project / name).symlink_to(points_to)
         args = [_fill(arg, server) for arg in self.args]
         env = {key: _fill(value, server) for key, value in self.env.items()}
         if self.health:
@@ -84,6 +92,9 @@ def _migrations(kind: str, base: Path) -> Path | None:
         return MIGRATIONS_DIR
     broken = base.parent / f"{base.name}-migrations"
     broken.mkdir()
+    if kind == "empty":
+        (broken / "README.md").write_text("The migrations live elsewhere now.\n")
+        return broken
     for path in MIGRATIONS_DIR.glob("*.sql"):
         (broken / path.name).write_text(path.read_text())
     if kind == "sql-error":
@@ -94,6 +105,11 @@ def _migrations(kind: str, base: Path) -> Path | None:
     elif kind == "no-down":
         (broken / "20270101000000_add_tags.sql").write_text(
             "-- migrate:up\nALTER TABLE content ADD COLUMN tags text[];\n"
+        )
+    elif kind == "no-extension":  # on no server kind: neither the wheel's nor the system's
+        (broken / "20270101000000_add_an_extension.sql").write_text(
+            "-- migrate:up\nCREATE EXTENSION dbverify_nowhere;\n"
+            "-- migrate:down\nDROP EXTENSION dbverify_nowhere;\n"
         )
     return broken
 
@@ -194,6 +210,17 @@ CASES: tuple[Case, ...] = (
          "ERROR: */.env:1: the value of DATABASE_URL opens a \" quote that it does not close: "
          "close it or remove it (dbmate and pytest-dbverify read DATABASE_URL from this file)",
          files={".env": 'DATABASE_URL="{app}\n'}),
+    Case("dotenv-not-utf8", (), USAGE,
+         "ERROR: */.env:2: byte 0xe9 is not UTF-8: save the file as UTF-8 (dbmate and "
+         "pytest-dbverify read DATABASE_URL from this file)",
+         files={".env": "DATABASE_URL={app}\n# the caf\udce9's database\n"}),
+    Case("dotenv-is-a-directory", (), USAGE,
+         "ERROR: */.env is a directory: make it a file or remove it (dbmate and "
+         "pytest-dbverify read DATABASE_URL from this file)", dirs=(".env",)),
+    Case("dotenv-dangling-link", (), USAGE,
+         "ERROR: */.env is a symbolic link to ../secrets/.env, which does not exist: fix the "
+         "link or remove it (dbmate and pytest-dbverify read DATABASE_URL from this file)",
+         links={".env": "../secrets/.env"}),
     # -- the server's answer ------------------------------------------------------------
     Case("wrong-password", (f"--dbverify-url={_u('learning', password='x' + SECRET)}",), FAILED,
          f"{CONNECT}app:***@127.0.0.1:*/learning?sslmode=disable (command line): password "
@@ -272,52 +299,99 @@ CASES: tuple[Case, ...] = (
          "come from another database (a shadow database); unset it to build the expectation "
          "from the migrations"),
     Case("no-schema", ("--dbverify-schemas=,",), USAGE,
-         "ERROR: schemas (command line) names no schema: name at least one (default: public)"),
+         "ERROR: schemas (command line) names no schema: name at least one, or leave the "
+         "setting out for every schema the migrations create"),
     Case("unknown-schema", ("--dbverify-url={app}", "--dbverify-schemas=public,pubilc"), USAGE,
          "ERROR: schemas (command line) names 'pubilc', which exists neither on the target "
-         "nor in the expected schema: check the name (--dbverify-schemas)", migrations="good"),
+         "nor in the expected schema: check the name (--dbverify-schemas)"),
+    Case("bad-expect", ("--dbverify-expect=catalog",), USAGE,
+         "ERROR: --dbverify-expect='catalog' is not valid for expect: expected migrations or "
+         "target"),
+    Case("expect-target-and-expected-url", ("--dbverify-url={app}", "--dbverify-expect=target",
+                                            "--dbverify-expected-url={pending}"), USAGE,
+         "ERROR: expect=target (command line) takes the target's own catalog as the expected "
+         "schema, but expected_url (command line) names a database holding it: unset one of "
+         "them"),
+    Case("expect-target-without-target", ("--dbverify-expect=target",), USAGE,
+         "ERROR: nothing to verify: no target is set (--dbverify-url, DATABASE_URL, .env, PG* "
+         "variables) and expect=target (command line) takes the expected schema from it: set a "
+         "target, or leave expect at migrations"),
+    Case("unknown-excluded-table", ("--dbverify-url={app}", "--dbverify-exclude-tables=contnet"),
+         USAGE, "ERROR: exclude_tables (command line) names 'contnet', which is a table neither "
+         "in the expected schema nor on the target (schemas public): check the name "
+         "(--dbverify-exclude-tables)"),
+    Case("include-matches-nothing", ("--dbverify-url={app}",
+                                     "--dbverify-include=test_server_*,test_tabel_*"), USAGE,
+         "ERROR: include (command line) pattern 'test_tabel_*' matches no check: check the name "
+         "(`pytest --dbverify --co -q` lists the checks; --dbverify-include)"),
+    Case("exclude-leaves-nothing", ("--dbverify-url={app}", "--dbverify-exclude=test_*"), USAGE,
+         "ERROR: exclude (command line) leaves no check to run: nothing would be verified "
+         "(--dbverify-exclude)"),
+    Case("everything-skipped", ("--dbverify-url={app}", "--dbverify-read-only",
+                                "--dbverify-include=test_crud"), FAILED,
+         "dbverify: nothing was verified: all 7 selected checks were skipped (-rs says why), "
+         "and a run that checks nothing fails"),
     # -- migrations ---------------------------------------------------------------------
     Case("missing-migrations-dir", ("--dbverify-migrations-dir=db/migratoins",), USAGE,
          "ERROR: migrations_dir=*/db/migratoins (command line) is not a directory: fix the "
          "path, or leave the setting out to use db/migrations"),
+    Case("no-migrations-dir-here", ("--dbverify-url={app}",), USAGE,
+         "ERROR: no migrations directory at */db/migrations (migrations_dir, default): the "
+         "expected schema is built from the migrations: run pytest from the project's directory "
+         "or set --dbverify-migrations-dir (ini dbverify_migrations_dir, env "
+         "DBVERIFY_MIGRATIONS_DIR); to take the target's own catalog as the expectation, pass "
+         "--dbverify-expect=target", migrations="none"),
+    Case("no-migration-files", ("--dbverify-url={app}",), USAGE,
+         "ERROR: migrations_dir=*/db/migrations (default) holds no migration file "
+         "(dbmate applies files named <version>_<name>.sql): point --dbverify-migrations-dir at "
+         "the directory that holds them", migrations="empty"),
+    Case("migrations-need-a-missing-extension", ("--dbverify-url={app}",), USAGE,
+         "ERROR: the migrations of * could not be applied to any throwaway server (embedded "
+         "PostgreSQL 18.* lacks extension dbverify_nowhere; system PostgreSQL 15.* lacks "
+         "extension dbverify_nowhere): install the extension's package for a server kind "
+         "(--dbverify-server system), name a database that holds the migrated schema "
+         "(--dbverify-expected-url), or take the target's own catalog as the expectation "
+         "(--dbverify-expect=target)", migrations="no-extension"),
     Case("migration-sql-error", ("--dbverify-url={app}",), FAILED,
-         "Exit: dbverify: the migrations of * do not apply to an empty PostgreSQL 18.* "
+         "ERROR: dbverify: the migrations of * do not apply to an empty PostgreSQL 18.* "
          "(embedded): 20270101000000_add_tags.sql: Error: line: 2, column: 66, position: 80: "
          'pq: syntax error at or near ";" at position 2:66 (42601); fix that migration '
          "(`dbmate up` on an empty database shows the same error)",
          migrations="sql-error"),
     Case("migration-without-down", ("--dbverify-url={app}",), FAILED,
-         "Exit: dbverify: the migrations of * do not apply to an empty PostgreSQL 18.* "
+         "ERROR: dbverify: the migrations of * do not apply to an empty PostgreSQL 18.* "
          "(embedded): 20270101000000_add_tags.sql: Error: dbmate requires each migration to "
          "define a down block with '-- migrate:down'; fix that migration (`dbmate up` on an "
          "empty database shows the same error)", migrations="no-down"),
     Case("pending-migration", ("--dbverify-url={pending}", LIGHT), FAILED,
          "migration 20260204111500_add_newest_content_and_stale_session_indexes.sql is "
          "pending: not applied to the target (newest applied: 20260121093000): run "
-         "`dbmate migrate`",
-         migrations="good"),
+         "`dbmate migrate`"),
     Case("applied-without-file", ("--dbverify-url={orphan}", LIGHT), FAILED,
          "applied on the target but missing from */db/migrations: 20260301000000 (a deleted "
-         "or unmerged migration file?)", migrations="good"),
+         "or unmerged migration file?)"),
     Case("wrong-migrations-table", ("--dbverify-url={app}", LIGHT,
                                     "--dbverify-migrations-table=dbmate_migrations"), FAILED,
          "no table dbmate_migrations: dbmate has never migrated this database (or "
-         "--dbverify-migrations-table names another table)", migrations="good"),
+         "--dbverify-migrations-table names another table)"),
     # -- the schema ---------------------------------------------------------------------
     Case("empty-database", ("--dbverify-url={empty}", LIGHT), FAILED,
          "no table schema_migrations: dbmate has never migrated this database (or "
-         "--dbverify-migrations-table names another table)", migrations="good"),
-    Case("empty-database-no-migrations", ("--dbverify-url={empty}", LIGHT), FAILED,
-         "nothing to verify: the target has no tables in schemas public and there are no "
-         "migrations to expect any (*/db/migrations does not exist; --dbverify-migrations-dir)"
-         ": is this the right database?"),
-    Case("unknown-column-type", ("--dbverify-url={odd}", "--dbverify-include=test_crud*"), OK,
+         "--dbverify-migrations-table names another table)"),
+    Case("empty-database-own-expectation", ("--dbverify-url={empty}", LIGHT,
+                                             "--dbverify-expect=target"), USAGE,
+         "ERROR: nothing to verify: the target has no tables in schemas public and expect=target "
+         "(command line) takes its own catalog as the expectation: is this the right database? "
+         "(--dbverify-url, --dbverify-schemas)", migrations="none"),
+    Case("unknown-column-type", ("--dbverify-url={odd}", "--dbverify-expect=target",
+                                 "--dbverify-include=test_crud*,test_server_reachable"), OK,
          "SKIPPED [1] *: CRUD on public.reading: no hypothesis strategy for column "
          "public.reading.value of type complex: register one in conftest.py before the tests "
          "draw, for every column of the type: pytest_dbverify.strategies.register_type("
          "'complex', <strategy>), or for this column only: pytest_dbverify.strategies."
          "register_column('public.reading.value', <strategy>)"),
-    Case("invalid-index", ("--dbverify-url={invalid}", "--dbverify-include=test_index_*"), FAILED,
+    Case("invalid-index", ("--dbverify-url={invalid}", "--dbverify-expect=target",
+                           "--dbverify-include=test_index_*"), FAILED,
          "index tag_name_key on public.tag is not valid (a failed CREATE INDEX CONCURRENTLY "
          "leaves it so): REINDEX INDEX CONCURRENTLY it"),
     Case("table-not-readable", (f"--dbverify-url={_u('learning', user='reader')}",

@@ -112,8 +112,12 @@ class Run:
 
         ``*`` matches anything (ports, temporary paths); every other character is literal.
         """
+        return self.count_lines(pattern) > 0
+
+    def count_lines(self, pattern: str) -> int:
+        """Return how many whole lines of stdout and stderr match ``pattern`` (as has_line)."""
         regex = re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
-        return any(regex.fullmatch(line) for line in self.output.splitlines())
+        return sum(1 for line in self.output.splitlines() if regex.fullmatch(line))
 
     def our_traceback(self) -> list[str]:
         """Return the lines that show a traceback or a frame of pytest_dbverify.

@@ -35,5 +35,8 @@ def test_bad_input_is_explained_in_one_line(
     run = case.run(matrix_server, tmp_path / "project")
     assert run.has_line(case.line), f"exit {run.ret}; output:\n{run.output}"
     assert run.ret == case.ret, run.output
+    if case.line.startswith("ERROR: "):  # a run that stops at its start says why once
+        assert run.count_lines(case.line) == 1, run.output
+    assert "_pytest.outcomes" not in run.output
     assert run.our_traceback() == []
     assert SECRET not in run.everything()

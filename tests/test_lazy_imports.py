@@ -85,7 +85,7 @@ def _verify_with(
     """Run ``pytest --dbverify`` on ``db`` in a subprocess with ``conftest``; it must pass."""
     pytester.makeconftest(conftest)
     result = pytester.runpytest_subprocess(
-        "--dbverify", f"--dbverify-url={db.url}", *args, "-q", "-s"
+        "--dbverify", f"--dbverify-url={db.url}", "--dbverify-expect=target", *args, "-q", "-s"
     )
     assert result.ret == 0, "\n".join(result.outlines + result.errlines)
     return result

@@ -153,7 +153,7 @@ def test_tls_with_the_wrong_ca_fails_at_once_saying_so(
     other_ca, _ = make_cert(tmp_path, "other")
     query = f"sslmode=verify-full&sslrootcert={other_ca}"
     run = verify(
-        project_dir(tmp_path / "p", migrations=None),
+        project_dir(tmp_path / "p"),  # the target is reached first: no throwaway server
         url(managed.info, "learning", query=query),
         "--dbverify-include=test_server_*",
     )

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("clean_environment")
 
 SECRET = "planted-secret-pw"
 # The checks that read only: enough to show where the target came from, fast.
-LIGHT = "--dbverify-include=test_server_*,test_session_*,test_*migration*,test_table_*,test_my_*"
+LIGHT = "--dbverify-include=test_server_*,test_session_*,test_*migration*,test_table_*"
 MARKED_TEST = """
 import pytest
 
@@ -121,7 +121,7 @@ def test_main_job_without_a_target_verifies_a_throwaway_server(
             "*dbverify summary*",
             "target:  postgres://postgres@127.0.0.1:*/dbverify* (throwaway server *)",
             "server:  PostgreSQL 18.*",
-            "objects: 8 tables in public, 6 migration files",
+            "objects: 7 tables in public, 6 migration files",
             "checks:  216 (216 passed) in *s",
         ]
     )
@@ -226,6 +226,7 @@ def test_a_server_that_starts_late_is_waited_for(pytester: pytest.Pytester, monk
     starter.start()
     try:
         began = time.monotonic()
+        with_migrations(pytester)
         result = pytester.runpytest_subprocess(
             "--dbverify", "--dbverify-connect-timeout=30", "--dbverify-include=test_server_*"
         )
@@ -240,6 +241,7 @@ def test_a_server_that_starts_late_is_waited_for(pytester: pytest.Pytester, monk
 def test_a_wrong_password_fails_at_once_with_one_safe_line(
     pytester: pytest.Pytester, password_server: ServerInfo, monkeypatch
 ) -> None:
+    with_migrations(pytester)
     monkeypatch.setenv("DATABASE_URL", app_url(password_server, password="wrong-" + SECRET))
     began = time.monotonic()
     result = pytester.runpytest_subprocess("--dbverify")
@@ -258,6 +260,8 @@ def test_a_wrong_password_fails_at_once_with_one_safe_line(
     # No retry: well under the 30 s connect budget a healing fault would get (the
     # subprocess itself takes a second or more on a busy machine).
     assert elapsed < 10
+    # The target is reached first: no throwaway server, no migrations for a lost cause.
+    assert "throwaway" not in output_of(result)
 
 
 @pytest.mark.parametrize(
@@ -298,11 +302,106 @@ def test_the_password_never_reaches_any_output(
         for arg in extra_args
     ]
     junit = pytester.path / "junit.xml"
+    # No migrations here: the target's own catalog is the expectation, as asked.
     result = pytester.runpytest_subprocess(
-        "--dbverify", LIGHT, "--dbverify-connect-timeout=1", f"--junitxml={junit}", "-rA", *args
-    )
+        "--dbverify", LIGHT, "--dbverify-expect=target", "--dbverify-connect-timeout=1",
+        f"--junitxml={junit}", "-rA", *args,
+    )  # fmt: skip
     assert result.ret == expected_exit, output_of(result)
     assert SECRET not in output_of(result)
     assert junit.exists() or expected_exit == 4  # a usage error stops before any report
     if junit.exists():
         assert SECRET not in junit.read_text()
+
+
+@pytest.fixture
+def dropped_fk_db(pg_server: ServerInfo) -> Iterator[Database]:
+    """The learning schema with a foreign key dropped: a run that passes on it is false."""
+    from tests.conftest import LEARNING_TEMPLATE, create_database, drop_database
+
+    db = create_database(pg_server, template=LEARNING_TEMPLATE)
+    with db.connect(autocommit=True) as conn:
+        conn.execute(
+            "ALTER TABLE user_preferences DROP CONSTRAINT user_preferences_session_id_fkey"
+        )
+    yield db
+    drop_database(db)
+
+
+def test_a_run_without_migrations_fails_unless_the_target_is_asked_to_be_the_expectation(
+    pytester: pytest.Pytester, dropped_fk_db: Database, monkeypatch
+) -> None:
+    # CI started in the wrong directory: no db/migrations here.
+    monkeypatch.setenv("DATABASE_URL", dropped_fk_db.url)
+    result = pytester.runpytest_subprocess("--dbverify")
+    assert result.ret == 4, output_of(result)
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: no migrations directory at {pytester.path}/db/migrations (migrations_dir, "
+            "default): the expected schema is built from the migrations: *; to take the "
+            "target's own catalog as the expectation, pass --dbverify-expect=target"
+        ]
+    )
+    assert "passed" not in output_of(result)
+    result = pytester.runpytest_subprocess("--dbverify", LIGHT, "--dbverify-expect=target")
+    result.stdout.fnmatch_lines(
+        [
+            "dbverify expected schema: the target's own catalog (expect=target, command line)",
+            "dbverify settings: schemas=public (default with expect=target), expect=target "
+            "(command line), *",
+        ]
+    )
+    assert result.ret == 0
+    # Collecting only runs nothing, and is no "nothing was verified" failure.
+    result = pytester.runpytest_subprocess("--dbverify", "--dbverify-expect=target", "--co", "-q")
+    result.stdout.fnmatch_lines(["dbverify/tables::test_table_readable?public.content]"])
+    assert "nothing was verified" not in output_of(result)
+    assert result.ret == 0
+
+
+AUDIT_MIGRATION = """\
+-- migrate:up
+CREATE SCHEMA audit;
+CREATE TABLE audit.event (id int PRIMARY KEY, kind text NOT NULL CHECK (kind <> ''));
+-- A schema an extension owns is not the project's: never verified by default.
+CREATE SCHEMA ext_owned;
+ALTER EXTENSION plpgsql ADD SCHEMA ext_owned;
+
+-- migrate:down
+ALTER EXTENSION plpgsql DROP SCHEMA ext_owned;
+DROP SCHEMA ext_owned;
+DROP SCHEMA audit CASCADE;
+"""
+
+
+def test_the_default_schemas_are_those_the_migrations_create(
+    pytester: pytest.Pytester, empty_db: Database, monkeypatch
+) -> None:
+    migrations = pytester.path / "db" / "migrations"
+    migrations.mkdir(parents=True)
+    (migrations / "20260101000000_create_audit.sql").write_text(AUDIT_MIGRATION)
+    empty_db.dbmate(migrations).up()
+    with empty_db.connect(autocommit=True) as conn:
+        conn.execute("ALTER TABLE audit.event DROP CONSTRAINT event_kind_check")
+    monkeypatch.setenv("DATABASE_URL", empty_db.url)
+    selection = "--dbverify-include=test_check_enforced,test_migration_file_present"
+    result = pytester.runpytest_subprocess("--dbverify", selection, "-n", "2", "-rfs", "-v")
+    result.stdout.fnmatch_lines(
+        [
+            "dbverify settings: schemas=audit,public (default: every schema the migrations "
+            "create), *",
+            "FAILED dbverify/check_constraints::test_check_enforced?audit.event.event_kind_check]*",
+        ]
+    )
+    # No ledger beside these migrations: one skip that says so, with an id that reads.
+    assert "test_migration_file_present[no-ledger]" in output_of(result)
+    assert "ext_owned" not in output_of(result)
+    assert result.ret == 1
+    # A list that leaves a schema out is allowed, and said.
+    result = pytester.runpytest_subprocess(
+        "--dbverify", "--dbverify-include=test_server_reachable", "--dbverify-schemas=public"
+    )
+    result.stdout.fnmatch_lines(
+        ["dbverify schemas left out: audit (in the expected schema, not in schemas (command line))"]
+    )
+    assert result.ret == 0

@@ -255,13 +255,13 @@ def test_the_report_directory_is_created_or_the_path_refused_at_once(
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     (pytester.path / "a_file").write_text("")
+    shutil_copy_migrations(pytester)
     result = pytester.runpytest_subprocess("--dbverify", "--dbverify-report=a_file/r.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         ["ERROR: dbverify report */a_file/r.json: cannot create directory */a_file (*; set by "
          "command line): choose another --dbverify-report path"]
     )  # fmt: skip
-    shutil_copy_migrations(pytester)
     result = pytester.runpytest_subprocess(
         "--dbverify", "--dbverify-include=test_server_*", "--dbverify-report=new/dir/r.json"
     )

@@ -16,6 +16,7 @@ SAMPLES: dict[str, list[tuple[str, object]]] = {
             ("postgres://env/db", "postgres://env/db")],
     "expected_url": [("postgres://c/e", "postgres://c/e"), ("postgres://i/e", "postgres://i/e"),
                      ("postgres://e/e", "postgres://e/e")],
+    "expect": [("target", "target"), ("migrations", "migrations"), ("TARGET", "target")],
     "migrations_dir": [("/m/cli", Path("/m/cli")), ("/m/ini", Path("/m/ini")),
                        ("/m/env", Path("/m/env"))],
     "migrations_table": [("cli_t", "cli_t"), ("ini_t", "ini_t"), ("env_t", "env_t")],

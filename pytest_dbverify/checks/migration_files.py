@@ -32,7 +32,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if not migrations_dir.is_dir():
         reason = f"no migrations directory at {migrations_dir} (--dbverify-migrations-dir)"
         metafunc.parametrize(
-            "migration_file", [pytest.param(None, marks=pytest.mark.skip(reason=reason))]
+            "migration_file",
+            [pytest.param(None, id="no-migrations-dir", marks=pytest.mark.skip(reason=reason))],
         )
         return
     files = migration_files(migrations_dir)

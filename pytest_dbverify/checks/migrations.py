@@ -37,7 +37,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if not migrations_dir.is_dir():
         reason = f"no migrations directory at {migrations_dir} (--dbverify-migrations-dir)"
         metafunc.parametrize(
-            "migration", [pytest.param(None, marks=pytest.mark.skip(reason=reason))]
+            "migration",
+            [pytest.param(None, id="no-migrations-dir", marks=pytest.mark.skip(reason=reason))],
         )
         return
     files = migration_files(migrations_dir)
@@ -51,9 +52,8 @@ def _recorded(metafunc: pytest.Metafunc) -> None:
     try:
         names = sorted(ledger.read_ledger(path))
     except ledger.LedgerError as err:
-        metafunc.parametrize(
-            "recorded", [pytest.param(None, marks=pytest.mark.skip(reason=str(err)))]
-        )
+        skip = pytest.mark.skip(reason=str(err))
+        metafunc.parametrize("recorded", [pytest.param(None, id="no-ledger", marks=skip)])
         return
     metafunc.parametrize("recorded", names, ids=[Path(n).stem for n in names])
 

@@ -27,7 +27,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     migrations_dir = run.settings.migrations_dir
     if not migrations_dir.is_dir():
         reason = f"no migrations directory at {migrations_dir} (--dbverify-migrations-dir)"
-        metafunc.parametrize("stepped", [pytest.param(None, marks=pytest.mark.skip(reason=reason))])
+        metafunc.parametrize(
+            "stepped",
+            [pytest.param(None, id="no-migrations-dir", marks=pytest.mark.skip(reason=reason))],
+        )
         return
     files = migration_files(migrations_dir)
     metafunc.parametrize("stepped", files, ids=[file.name for file in files])
