@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import psycopg
+from psycopg import sql
+
 from pytest_dbverify.binaries import SERVER_KINDS, ServerKind, find_binaries
-from pytest_dbverify.embedded import ThrowawayServer
+from pytest_dbverify.embedded import ServerInfo, ThrowawayServer
 from pytest_dbverify.errors import DbverifyError, ExpectationError, MigrationError
 from pytest_dbverify.migrations import Dbmate
 
@@ -60,8 +63,12 @@ class ExpectedServers:
         while self.servers:
             self.servers.pop().stop()
 
-    def build(self, migrations_dir: Path, preferred: ServerKind, say: Say) -> Expectation:
+    def build(
+        self, migrations_dir: Path, preferred: ServerKind, say: Say, setup: Path | None = None
+    ) -> Expectation:
         """Apply ``migrations_dir`` to a throwaway server, trying the other kind if needed.
+
+        ``setup`` (SQL) runs in the new database first, as superuser.
 
         Raises:
             MigrationError: the migrations fail for a reason other than a missing extension.
@@ -84,10 +91,15 @@ class ExpectedServers:
             )
             with _step(say, f"applying the migrations of {migrations_dir}") as outcome:
                 try:
+                    if setup is not None:
+                        create_database(info, EXPECTED_DB)
+                        run_setup(info.conninfo(EXPECTED_DB), setup)
                     dbmate.up()
                     outcome[0] = "done"
                 except MigrationError as err:
                     extension = _missing_extension(f"{err} {err.output}")
+                    if extension is None and err.detail.startswith("setup "):
+                        raise  # the setup's own words: no migration to blame
                     if extension is None:
                         raise MigrationError(
                             f"the migrations of {migrations_dir} do not apply to an empty "
@@ -114,6 +126,29 @@ class ExpectedServers:
             "database that holds the migrated schema (--dbverify-expected-url), or take the "
             "target's own catalog as the expectation (--dbverify-expect=target)"
         )
+
+
+def create_database(server: ServerInfo, name: str) -> None:
+    """Create database ``name`` on a throwaway server of ours."""
+    with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def run_setup(conninfo: str, setup: Path) -> None:
+    """Run the setup SQL in a database of ours, as superuser, before the migrations.
+
+    Raises:
+        MigrationError: the setup fails; the server's words name the statement.
+    """
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(setup.read_text(encoding="utf-8").encode())
+    except psycopg.Error as err:
+        words = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise MigrationError(
+            f"the setup {setup} (--dbverify-setup) fails on a new database: {words}",
+            detail=f"setup {setup.name}: {words}",
+        ) from None
 
 
 @contextmanager

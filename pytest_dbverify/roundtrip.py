@@ -35,6 +35,7 @@ from pytest_dbverify.catalog import Catalog, load_catalog
 from pytest_dbverify.cluster_cache import default_cache_dir
 from pytest_dbverify.embedded import ServerInfo
 from pytest_dbverify.errors import MigrationError
+from pytest_dbverify.expected import create_database, run_setup
 from pytest_dbverify.migrations import Dbmate, MigrationFile, find_dbmate, migration_files
 from pytest_dbverify.schema_diff import ABSENT, compare
 
@@ -130,6 +131,7 @@ def run_round_trip(
     exclude_tables: Sequence[str] = (),
     single_pass: Catalog | None = None,
     cache_dir: Path | None = None,
+    setup: Path | None = None,
 ) -> RoundTrip:
     """Run the round trip of ``migrations_dir`` in a new database on ``server``; drop it after.
 
@@ -146,9 +148,11 @@ def run_round_trip(
         single_pass: The catalog of all migrations applied at once (the expected schema);
             when given, the step-wise result is compared with it too.
         cache_dir: Where findings are kept between runs.
+        setup: SQL run in each new database before the migrations (roles, extensions).
     """
     files = migration_files(migrations_dir)
     options = [list(schemas), migrations_table, list(exclude_tables), single_pass is not None]
+    options.append(setup.read_bytes() if setup is not None else None)
     key = _digest(files, *options, server.version, _dbmate_stamp(), _code_stamp())
     # xdist workers share the server: the first to get the lock runs the round trip and
     # leaves its findings beside the lock; the others read them instead of running it again.
@@ -162,7 +166,12 @@ def run_round_trip(
             if found is not None:
                 _write(shared, found)
                 return found
-        result = _run(server, files, schemas, migrations_table, exclude_tables, single_pass)
+        result = _run(
+            _Scratch(server, schemas, migrations_table, setup),
+            files,
+            [migrations_table, *exclude_tables],
+            single_pass,
+        )
         _write(shared, result)
         _write(kept, result)
     return result
@@ -175,6 +184,7 @@ def created_by(
     *,
     schemas: Sequence[str],
     migrations_table: str,
+    setup: Path | None = None,
 ) -> dict[str, str]:
     """Return which pending migration creates or changes each object (label -> file name).
 
@@ -183,7 +193,7 @@ def created_by(
     the applied ones do not migrate alone (the history then says why, elsewhere).
     """
     owners: dict[str, str] = {}
-    with _Scratch(server, schemas, migrations_table) as scratch:
+    with _Scratch(server, schemas, migrations_table, setup) as scratch:
         for file in files:
             if file not in pending:
                 scratch.stage(file)
@@ -242,11 +252,9 @@ def _code_stamp() -> str:
 
 
 def _run(
-    server: ServerInfo,
+    scratch: _Scratch,
     files: Sequence[MigrationFile],
-    schemas: Sequence[str],
-    migrations_table: str,
-    exclude_tables: Sequence[str],
+    ignore: Sequence[str],
     single_pass: Catalog | None,
 ) -> RoundTrip:
     """Round-trip each file in turn, then the whole stack.
@@ -258,8 +266,7 @@ def _run(
     """
     began = time.perf_counter()
     result = RoundTrip()
-    ignore = [migrations_table, *exclude_tables]
-    with _Scratch(server, schemas, migrations_table) as scratch:
+    with scratch:
         empty = scratch.snapshot()
         before = empty
         for number, file in enumerate(files):
@@ -297,10 +304,17 @@ class _Scratch:
     file's round trip should have ended in.
     """
 
-    def __init__(self, server: ServerInfo, schemas: Sequence[str], migrations_table: str) -> None:
+    def __init__(
+        self,
+        server: ServerInfo,
+        schemas: Sequence[str],
+        migrations_table: str,
+        setup: Path | None = None,
+    ) -> None:
         self.server = server
         self.schemas = schemas
         self.migrations_table = migrations_table
+        self.setup = setup
         self._staging = tempfile.TemporaryDirectory()
         self.staging = Path(self._staging.name)
         self.dbname = ""
@@ -344,9 +358,10 @@ class _Scratch:
 
     def _open(self) -> None:
         self.dbname = f"dbverify_roundtrip_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(self.server.conninfo(), autocommit=True) as admin:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.dbname)))
+        create_database(self.server, self.dbname)
         self._conn = psycopg.connect(self.server.conninfo(self.dbname), autocommit=True)
+        if self.setup is not None:
+            run_setup(self.server.conninfo(self.dbname), self.setup)
 
     def _close(self) -> None:
         if self._conn is not None:

@@ -584,6 +584,7 @@ class VerificationRun:
                 migrations_table=self.settings.migrations_table,
                 exclude_tables=self.settings.exclude_tables,
                 single_pass=single_pass,
+                setup=self.settings.setup,
             ),
         )
 
@@ -673,6 +674,7 @@ class VerificationRun:
             pending,
             schemas=self.settings.schemas,
             migrations_table=self.settings.migrations_table,
+            setup=self.settings.setup,
         )
 
     def checked_tables(self) -> list[Table]:
@@ -748,7 +750,9 @@ class VerificationRun:
             return Expectation(None, f"the target's own catalog (expect=target, {src['expect']})")
         # validate() made sure the directory exists and holds migrations.
         kind: ServerKind = "system" if self.settings.server == "system" else "embedded"
-        return self._expected_servers.build(self.settings.migrations_dir, kind, self.say)
+        return self._expected_servers.build(
+            self.settings.migrations_dir, kind, self.say, self.settings.setup
+        )
 
     def _expect_for_the_report(self) -> None:
         """Build the expected schema late, for a report on a run that could not connect.

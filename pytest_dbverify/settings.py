@@ -136,6 +136,11 @@ OPTIONS: tuple[Option, ...] = (
            accepts="a directory path", metavar="DIR"),
     Option("migrations_table", "dbmate's migrations table", str, "schema_migrations",
            accepts="a table name", metavar="TABLE"),
+    Option("setup", "SQL run as superuser in every database built from the migrations (the "
+           "expected schema's, the round trip's), before them: the roles, extensions and "
+           "schemas they expect to exist; it may run more than once, so write it to be run "
+           "again (CREATE EXTENSION IF NOT EXISTS, a DO block for roles)", Path, None,
+           accepts="an SQL file path", metavar="FILE"),
     Option("schemas", "schemas to verify (the default leaves out system schemas and those an "
            "extension owns; with expect=target it is public)", parse_list, (), "linelist",
            accepts="schema names, comma-separated", metavar="SCHEMAS",
@@ -192,6 +197,7 @@ class Settings:
     expect: str
     migrations_dir: Path
     migrations_table: str
+    setup: Path | None
     schemas: tuple[str, ...]
     exclude_tables: tuple[str, ...]
     connect_timeout: float
@@ -261,6 +267,8 @@ def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> 
         values["migrations_dir"] = config.rootpath / values["migrations_dir"]
     if values["ledger"] is not None and not values["ledger"].is_absolute():
         values["ledger"] = config.rootpath / values["ledger"]
+    if values["setup"] is not None and not values["setup"].is_absolute():
+        values["setup"] = config.rootpath / values["setup"]
     return Settings(**values, sources=sources)
 
 
@@ -295,6 +303,11 @@ def validate(settings: Settings) -> Settings:
             f"expect=target ({src['expect']}) takes the target's own catalog as the expected "
             f"schema, but expected_url ({src['expected_url']}) names a database holding it: "
             "unset one of them"
+        )
+    if settings.setup is not None and not settings.setup.is_file():
+        raise pytest.UsageError(
+            f"setup ({src['setup']}) names {settings.setup}, which is not a file: name the SQL "
+            "file that prepares a database for the migrations, or unset it"
         )
     _validate_migrations_dir(settings)
     return settings

@@ -20,6 +20,8 @@ SAMPLES: dict[str, list[tuple[str, object]]] = {
     "migrations_dir": [("/m/cli", Path("/m/cli")), ("/m/ini", Path("/m/ini")),
                        ("/m/env", Path("/m/env"))],
     "migrations_table": [("cli_t", "cli_t"), ("ini_t", "ini_t"), ("env_t", "env_t")],
+    "setup": [("/s/cli.sql", Path("/s/cli.sql")), ("/s/ini.sql", Path("/s/ini.sql")),
+              ("/s/env.sql", Path("/s/env.sql"))],
     "schemas": [("a,b", ("a", "b")), ("c", ("c",)), ("d, e", ("d", "e"))],
     "exclude_tables": [("t1", ("t1",)), ("t2", ("t2",)), ("t3,t4", ("t3", "t4"))],
     "connect_timeout": [("1.5", 1.5), ("2", 2.0), ("3", 3.0)],
