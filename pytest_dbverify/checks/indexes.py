@@ -123,7 +123,9 @@ def test_index_consistent(index: tuple[Table, Index], dbverify_run: Verification
                     "REINDEX it"
                 )
 
-        run_planned(dbverify_run, conn, f"index {expected.name} on {table.name}", example)
+        run_planned(
+            dbverify_run, conn, f"index {expected.name} on {table.name}", example, table=table
+        )
 
 
 def _lookup(table: Table, index: Index, page: tuple[sql.Composable, ...]) -> sql.Composed:

@@ -124,10 +124,10 @@ def test_unique_enforced(
                 # The copy collides with the first row under another rule too (both drew
                 # the same primary key): nothing is shown about this rule, so draw again.
                 # If the rule is missing, examples where only the rule could object show it.
-                raise Rejected("the duplicate broke another rule")
+                raise Rejected("the duplicate broke another rule", error)
 
     with dbverify_run.checks_connection() as conn:
-        run_planned(dbverify_run, conn, f"{rule.name} on {table.name}", example)
+        run_planned(dbverify_run, conn, f"{rule.name} on {table.name}", example, table=table)
 
 
 def _rule_names(run: VerificationRun, table: Table, rule: UniqueRule) -> set[str | None]:
