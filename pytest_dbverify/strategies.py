@@ -33,6 +33,7 @@ import functools
 import ipaddress
 import math
 import re
+import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
@@ -47,6 +48,8 @@ from psycopg.types.range import Range
 from pytest_dbverify.catalog import Column, ColumnType, Table, TableName
 from pytest_dbverify.check_expressions import (
     DOMAIN_VALUE,
+    NO_LOWER,
+    NO_UPPER,
     PATTERN_FLAGS,
     UNKNOWN,
     ColumnBounds,
@@ -453,6 +456,15 @@ def _floats(ctype: ColumnType, bounds: ColumnBounds) -> SearchStrategy[Any]:
 def _texts(ctype: ColumnType, bounds: ColumnBounds) -> SearchStrategy[Any]:
     domain = ValueDomain.for_type(ctype)
     patterns = [re.compile(pattern, PATTERN_FLAGS) for pattern in bounds.patterns]
+    # lower(x) = x: letters of one case only, drawn so (over ASCII, where lower() is
+    # Python's), not filtered; every other pattern still must match.
+    unwanted = "".join(_CASE_LETTERS.get(pattern, "") for pattern in bounds.patterns)
+    alphabet = (
+        st.characters(min_codepoint=1, max_codepoint=127, exclude_characters=unwanted)
+        if unwanted
+        else _ASCII
+    )
+    shapes = [p for p in patterns if p.pattern not in _CASE_LETTERS]
     if bounds.choices is not None:
         values = [v for v in _choices(domain, bounds, None, None) if _matches(patterns, v)]
         return st.sampled_from(values) if values else st.nothing()
@@ -465,12 +477,14 @@ def _texts(ctype: ColumnType, bounds: ColumnBounds) -> SearchStrategy[Any]:
         min_size = max(min_size, 1)  # topic <> '': draw non-empty text, no filtering
     if max_size is not None and min_size > max_size:
         return st.nothing()
-    if patterns:
+    if shapes:
         # email ~ '^[^@]+@...$': draw from the regex itself, over ASCII, where the Python
         # translation and PostgreSQL agree; the length and other patterns are filtered.
-        strategy = st.from_regex(patterns[0], alphabet=_ASCII).filter(
+        strategy = st.from_regex(shapes[0], alphabet=alphabet).filter(
             lambda v: min_size <= len(v) <= (max_size or len(v)) and _matches(patterns, v)
         )
+    elif unwanted:
+        strategy = st.text(alphabet, min_size=min_size, max_size=max_size)
     else:
         strategy = st.text(_CHARACTERS, min_size=min_size, max_size=max_size)
     if domain.max_bytes is not None:
@@ -479,6 +493,9 @@ def _texts(ctype: ColumnType, bounds: ColumnBounds) -> SearchStrategy[Any]:
         # For char(n) 'a ' equals 'a': compare as the column stores them.
         strategy = strategy.filter(lambda v: domain.store(v) not in excluded)
     return strategy
+
+
+_CASE_LETTERS: Final = {NO_UPPER: string.ascii_uppercase, NO_LOWER: string.ascii_lowercase}
 
 
 def _matches(patterns: Sequence[re.Pattern[str]], value: str) -> bool:
