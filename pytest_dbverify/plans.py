@@ -416,7 +416,13 @@ def succeeded(answer: Answer) -> None:
 
 def stored(row: PlannedRow, nothing: str | None = None) -> None:
     """Judge a write: it succeeded (see :func:`succeeded`) and wrote its row."""
-    succeeded(row.answer)
+    try:
+        succeeded(row.answer)
+    except psycopg.Error as err:
+        # The server's words name no statement: say which one.
+        sent = f" ({describe_values(row.values)})" if row.values else ""
+        err.add_note(f"writing a row of {row.table.name}{sent}")
+        raise
     if not row.answer.ran or row.answer.rows:
         return
     if nothing is not None:

@@ -11,11 +11,13 @@ CHECK constraints narrow what is drawn where they can be read (see
 :mod:`pytest_dbverify.check_expressions`): ``difficulty BETWEEN 1 AND 5`` draws 1..5,
 ``format IN ('text', 'quiz')`` draws one of the two, ``topic <> ''`` draws non-empty text,
 ``email ~ '^[^@]+@[^@]+$'`` draws from the regex (a common subset of PostgreSQL's
-dialect, over ASCII). CHECKs over several columns are met by construction where they
-compare two columns (``ended_at >= created_at``: the drawn values are sorted) and by
-evaluation otherwise. What no expression reveals (an untranslatable regex, a function,
-a trigger, a partition bound) the database still refuses: register a strategy for such
-columns.
+dialect, over ASCII), and so do LIKE, ``starts_with(x, 'ab')`` and ``position('@' in
+email) > 1`` (or ``strpos``: text whose first ``@`` comes after a character or more);
+``lower(x) = x`` draws no upper case letter. CHECKs over several columns are met by
+construction where they compare two columns (``ended_at >= created_at``: the drawn
+values are sorted) and by evaluation otherwise. What no expression reveals (an
+untranslatable regex, a function, a trigger, a partition bound) the database still
+refuses: register a strategy for such columns.
 
 Register your own strategies in ``conftest.py``, before any test draws::
 
@@ -73,6 +75,7 @@ __all__ = [
     "default_registry",
     "elements_are_domain",
     "key_values",
+    "predicate_values",
     "qualified_column_name",
     "refuses_null",
     "register_column",
@@ -836,6 +839,43 @@ def _key_values(
     )
 
 
+def predicate_values(
+    table: Table,
+    name: str,
+    predicate: str,
+    *,
+    key: bool = False,
+    registry: StrategyRegistry | None = None,
+) -> SearchStrategy[Any]:
+    """Return values of one column of ``table`` that a partial index's ``predicate`` covers.
+
+    What the predicate says of the column alone (``status = 'confirmed'``, ``score >
+    1000000``) narrows its values as the table's CHECKs do: a row drawn so falls under
+    the index, where random values would rarely. With ``key``, never NULL (see
+    :func:`key_values`).
+    """
+    registry = default_registry if registry is None else registry
+    return _predicate_values(table, name, predicate, key, registry, registry.generation)
+
+
+@functools.lru_cache(maxsize=4096)
+def _predicate_values(
+    table: Table, name: str, predicate: str, key: bool, registry: StrategyRegistry, generation: int
+) -> SearchStrategy[Any]:
+    types = {column.name: column.type for column in table.columns}
+    narrowed = column_bounds(predicate, types).get(name)
+    if narrowed is None or registry.column_strategy(table.name, name) is not None:
+        values = _key_values if key else _column_values
+        return values(table, name, registry, generation)
+    known = table_bounds(table).get(name)
+    bounds = narrowed if known is None else known.intersect(narrowed)
+    column = table.column(name)
+    if key:
+        column = replace(column, not_null=True)
+    strategy = values_for(column, table=table.name, registry=registry, bounds=bounds)
+    return strategy.filter(_keyable) if key else strategy
+
+
 def _draws_none(column: Column) -> bool:
     return not refuses_null(column)
 
@@ -1023,6 +1063,9 @@ def _rows_for(
         # Always drawn, from the partitions' bounds: a default (now()) may fit no partition.
         required |= {name for choice in partition_keys for name in choice}
     checks = [parse(expression) for expression in _enforced_checks(table)]
+    types = {column.name: column.type for column in table.columns}
+    # A default its own CHECK refuses (DEFAULT 0.00, CHECK (x > 0)): always drawn.
+    required |= {name for name in drawable if _default_refused(table.column(name), checks, types)}
     # Columns a CHECK reads together are drawn together or left out together: a CHECK
     # half drawn, half defaulted (ended_at drawn, created_at = now()) cannot be told.
     groups = _linked_columns(checks, set(drawable))
@@ -1035,7 +1078,6 @@ def _rows_for(
     # default (NULL under NULLS NOT DISTINCT, a constant) would collide.
     unique = _unique_columns(table)
     optional = {n: s for n, s in drawable.items() if not minimal or n in unique}
-    types = {column.name: column.type for column in table.columns}
     # Only between columns of one type: sorting must not move a Decimal into an integer.
     pairs = [
         (a, b)
@@ -1062,6 +1104,23 @@ def _rows_for(
         passes=passes,
     )
     return _drawn_rows(layout)
+
+
+def _default_refused(
+    column: Column, checks: Sequence[Node], types: Mapping[str, ColumnType]
+) -> bool:
+    """Return True if a CHECK on the column alone refuses its constant default."""
+    if column.default is None:
+        return False
+    value = constant_value(column.default)
+    if value is UNKNOWN:
+        return False
+    row = {column.name: value}
+    return any(
+        check_result(check, row, types) is False
+        for check in checks
+        if columns_of(check) == {column.name}
+    )
 
 
 @dataclass(frozen=True)

@@ -134,3 +134,85 @@ def test_text_checks_of_a_parent_are_met_by_the_generator(
     skipped = {name: o.message for name, o in outcomes.items() if o.outcome == "skipped"}
     assert skipped == {}
     assert "test_crud[r.post]" in outcomes
+
+
+TRIGGER_MADE_CHILD = """
+CREATE SCHEMA r;
+CREATE TABLE r.account (id integer PRIMARY KEY);
+CREATE TABLE r.profile (account_id integer PRIMARY KEY REFERENCES r.account ON DELETE CASCADE,
+                        bio text);
+CREATE FUNCTION r.make_profile() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO r.profile (account_id) VALUES (NEW.id);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER make_profile AFTER INSERT ON r.account
+    FOR EACH ROW EXECUTE FUNCTION r.make_profile();
+"""
+NULL_FROM_A_TRIGGER = """
+CREATE SCHEMA r;
+CREATE TABLE r.t (id integer PRIMARY KEY, label text NOT NULL,
+                  shown text NOT NULL DEFAULT 'yes');
+CREATE FUNCTION r.hide() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF length(NEW.label) > 3 THEN NEW.shown := NULL; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER hide BEFORE INSERT ON r.t FOR EACH ROW EXECUTE FUNCTION r.hide();
+"""
+# Per class: a schema, and the items that must pass on it (each failed before its fix).
+CLASSES = {
+    "nullable_unique": (
+        "CREATE SCHEMA r; CREATE TABLE r.t (id integer PRIMARY KEY, nick text UNIQUE);",
+        ["test_unique_enforced[r.t.t_nick_key]"],
+    ),
+    "partial_unique": (
+        "CREATE SCHEMA r; CREATE TABLE r.t (id integer PRIMARY KEY, handle text,"
+        " tier text NOT NULL DEFAULT 'basic', score integer);"
+        " CREATE UNIQUE INDEX t_vip ON r.t (handle) WHERE tier = 'vip' AND score > 1000000;",
+        ["test_unique_enforced[r.t.t_vip]", "test_index_consistent[r.t.t_vip]"],
+    ),
+    "default_refused_by_its_check": (
+        "CREATE SCHEMA r; CREATE TABLE r.t (id integer PRIMARY KEY,"
+        " credit numeric(10,2) NOT NULL DEFAULT 0.00 CHECK (credit > 0.00));",
+        ["test_crud[r.t]", "test_unique_enforced[r.t.t_pkey]"],
+    ),
+    "smallest_integer": (
+        "CREATE SCHEMA r; CREATE TABLE r.t (id integer PRIMARY KEY,"
+        " lucky integer CHECK (lucky <> -2147483648));",
+        ["test_check_enforced[r.t.t_lucky_check]"],
+    ),
+    "index_expression_error": (
+        "CREATE SCHEMA r; CREATE TABLE r.t (id integer PRIMARY KEY, shard integer);"
+        " CREATE INDEX t_shard ON r.t ((100 / (shard % 7)));",
+        ["test_crud[r.t]", "test_index_consistent[r.t.t_shard]"],
+    ),
+    "null_from_a_trigger": (NULL_FROM_A_TRIGGER, ["test_crud[r.t]"]),
+    "implied_unique": (
+        "CREATE SCHEMA r; CREATE TABLE r.t (id integer PRIMARY KEY, code integer UNIQUE,"
+        " label text NOT NULL);"
+        " ALTER TABLE r.t ADD CONSTRAINT t_code_label_key UNIQUE (code, label);",
+        ["test_unique_enforced[r.t.t_code_label_key]"],
+    ),
+    "child_made_by_a_parent_trigger": (
+        TRIGGER_MADE_CHILD,
+        [
+            "test_crud[r.profile]",
+            "test_unique_enforced[r.profile.profile_pkey]",
+            "test_fk_enforced[r.profile.account_id->r.account.id]",
+            "test_fk_actions[r.profile.account_id->r.account.id]",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CLASSES))
+def test_what_a_generator_trips_on_passes(
+    pytester: pytest.Pytester, db: Database, kind: str
+) -> None:
+    schema, items = CLASSES[kind]
+    outcomes = verify(pytester, db, schema)
+    assert failures(outcomes) == []
+    assert {item: outcomes[item].outcome for item in items} == dict.fromkeys(items, "passed"), {
+        item: outcomes[item].message for item in items
+    }
