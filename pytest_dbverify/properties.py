@@ -147,8 +147,12 @@ class _Stop(BaseException):
     """The check may draw no more examples: what stopped it, for the skip's reason.
 
     Not an Exception: hypothesis neither counts it as a failure nor replays it, it ends
-    the run at once.
+    the run at once. ``told``: the refusals counted already say it (every one refused).
     """
+
+    def __init__(self, reason: str, *, told: bool = False) -> None:
+        super().__init__(reason)
+        self.told = told
 
 
 def run_planned(
@@ -183,7 +187,7 @@ def run_planned(
         with suppress(Unsatisfiable, FailedHealthCheck):
             _test_cases()  # no valid test case at all: the tally says what that means
     except _Stop as stop:
-        stopped = str(stop)
+        stopped = None if stop.told else str(stop)
     finally:
         _CHECKING.reset(token)
     _conclude(run, what, check.tally, stopped, table)
@@ -281,7 +285,7 @@ class _Check:
                 f"after {tried} examples"
             )
         if self.tally.valid + case.valid == 0 and tried >= wanted * MAX_TRIES_WITHOUT_ANY:
-            raise _Stop(f"none of {tried} examples was accepted")
+            raise _Stop(f"none of {tried} examples was accepted", told=True)
         if tried >= wanted * MAX_TRIES_PER_EXAMPLE:
             raise _Stop(f"{tried} examples were tried")
 
