@@ -687,6 +687,8 @@ class _Parser:
                 raise ParseError(f"unexpected {self.token.text!r} at {self.token.start}")
             parts.append(self.advance().value)
         if self.token.text == "(" and self.token.kind == "punct":
+            if start.kind == "word" and start.text == "POSITION" and len(parts) == 1:
+                return self.position()
             if start.kind == "word" and start.text.isupper():
                 # PostgreSQL prints plain function names in lower case; upper case is SQL
                 # syntax with keywords inside (TRIM(BOTH FROM x), EXTRACT(year FROM d)).
@@ -699,6 +701,15 @@ class _Parser:
             return Opaque(start.text)  # CURRENT_DATE, LOCALTIMESTAMP...: never columns
         # Unquoted names fold to lower case, as PostgreSQL folds them.
         return Column(parts[0] if start.kind == "qident" else parts[0].lower())
+
+    def position(self) -> Node:
+        """Read ``POSITION(sub IN text)``, the same as ``strpos(text, sub)``."""
+        self.expect("(")
+        sub = self.expression(_CMP + 1)  # IN here is the syntax's, not a list's
+        self.expect("IN")
+        text = self.expression(0)
+        self.expect(")")
+        return Func("strpos", (text, sub))
 
     def arguments(self) -> tuple[Node, ...]:
         self.expect("(")
@@ -1682,9 +1693,13 @@ def _atom_bounds(
         left, op, right = node.left, node.op, node.right
         if isinstance(left, Const) and not isinstance(right, Const):
             left, op, right = right, _FLIPPED[op], left
+        if op == "=" and not isinstance(right, Const):
+            return _case_bounds(left, right, types)
         if not isinstance(right, Const) or right.value is None:
             return None
         value = right.value
+        if isinstance(left, Func) and _is_func(left, "strpos", 2):
+            return _position_bounds(left, op, value, types)
         name = _column_ref(left, types)
         if name is not None:
             if op == "=":
@@ -1716,12 +1731,25 @@ def _atom_bounds(
             return name, ColumnBounds(not_equal=present)
         return None
     if isinstance(node, Match) and isinstance(node.right, Const):
-        name = _column_ref(node.left, types)
+        # lower(code) LIKE 'ab%': code matches, and lower(code) is code (no upper case).
+        case = next((p for f, p in _CASE_PATTERNS.items() if _is_func(node.left, f, 1)), None)
+        subject = node.left
+        if case is not None and isinstance(subject, Func):
+            subject = subject.args[0]
+        name = _column_ref(subject, types)
         ctype = types.get(name) if types is not None and name is not None else None
         if name is None or (ctype is not None and ctype.base == "bpchar"):
             return None  # char(n) padding and patterns: not worth the doubt
         pattern = python_pattern(node.op, node.right.value)
-        return (name, ColumnBounds(patterns=(pattern,))) if pattern is not None else None
+        if pattern is None:
+            return None
+        return name, ColumnBounds(patterns=(pattern, case) if case else (pattern,))
+    if _is_func(node, "starts_with", 2) and isinstance(node, Func):
+        name = _column_ref(node.args[0], types)
+        prefix = node.args[1]
+        if name is None or not isinstance(prefix, Const) or not isinstance(prefix.value, str):
+            return None
+        return name, ColumnBounds(patterns=(r"\A" + re.escape(prefix.value),))
     if isinstance(node, Contains) and node.op == "<@":
         name = _column_ref(node.left, types)
         items = _list_constant(node.right)
@@ -1749,6 +1777,55 @@ def _atom_bounds(
                 bounds = bounds.intersect(item[1])
         return names.pop(), bounds
     return None
+
+
+# lower(x) = x holds for a text without upper case letters (ASCII: the drawn alphabet).
+NO_UPPER: Final = r"\A[^A-Z]*\Z"
+NO_LOWER: Final = r"\A[^a-z]*\Z"
+_CASE_PATTERNS: Final = {"lower": NO_UPPER, "upper": NO_LOWER}
+
+
+def _is_func(node: Node, name: str, arity: int) -> bool:
+    return isinstance(node, Func) and node.name == name and len(node.args) == arity
+
+
+def _case_bounds(
+    left: Node, right: Node, types: Mapping[str, ColumnType] | None
+) -> tuple[str, ColumnBounds] | None:
+    """Return the bounds of ``lower(x) = x`` or ``x = upper(x)``: x has no other case."""
+    for folded, plain in ((left, right), (right, left)):
+        for function, pattern in _CASE_PATTERNS.items():
+            if _is_func(folded, function, 1) and isinstance(folded, Func):
+                name = _column_ref(plain, types)
+                if name is not None and name == _column_ref(folded.args[0], types):
+                    return name, ColumnBounds(patterns=(pattern,))
+    return None
+
+
+def _position_bounds(
+    node: Func, op: str, value: Any, types: Mapping[str, ColumnType] | None
+) -> tuple[str, ColumnBounds] | None:
+    """Return the bounds of ``strpos(x, 'sub') op n`` (``POSITION('sub' IN x)``) as a pattern.
+
+    The position is that of the first occurrence: ``> 1`` is one character or more
+    without ``sub``, then ``sub``.
+    """
+    name = _column_ref(node.args[0], types)
+    sub = node.args[1]
+    if name is None or not isinstance(sub, Const) or not isinstance(sub.value, str):
+        return None
+    if not sub.value or isinstance(value, bool) or not isinstance(value, int):
+        return None
+    escaped = re.escape(sub.value)
+    # A character that does not start an occurrence of sub.
+    other = f"[^{escaped}]" if len(sub.value) == 1 else f"(?:(?!{escaped}).)"
+    if (op, value) in (("=", 0), ("<", 1), ("<=", 0)):
+        return name, ColumnBounds(patterns=(rf"\A{other}*\Z",))
+    first = {">": value + 1, ">=": value, "=": value, "<>": 1 if value == 0 else None}.get(op)
+    if first is None or first < 1:
+        return None
+    repeat = f"{{{first - 1}}}" if op == "=" else f"{{{first - 1},}}"
+    return name, ColumnBounds(patterns=(rf"\A{other}{repeat}{escaped}",))
 
 
 def _is_bool(ctype: ColumnType | None) -> bool:
@@ -2090,6 +2167,10 @@ class _Evaluator:
             return UNKNOWN
         if node.name in ("length", "char_length", "character_length") and len(args) == 1:
             return len(args[0]) if isinstance(args[0], str) else UNKNOWN
+        if node.name in _TEXT_FUNCTIONS and all(
+            isinstance(arg, str) and not isinstance(arg, CiText) for arg in args
+        ):
+            return _text_function(node.name, args)
         if node.name == "cardinality" and len(args) == 1 and isinstance(args[0], list):
             if any(isinstance(item, list) for item in args[0]):
                 return UNKNOWN
@@ -2117,6 +2198,21 @@ class _Evaluator:
                 return UNKNOWN  # integer overflow is an error whose width is not known here
             return Decimal(left) + Decimal(right) if node.op == "+" else left - right
         return UNKNOWN
+
+
+_TEXT_FUNCTIONS: Final = frozenset({"strpos", "starts_with", "lower", "upper"})
+
+
+def _text_function(name: str, args: Sequence[str]) -> Any:
+    """Return strpos, starts_with, lower or upper of ``args``, where Python's agree."""
+    if name == "strpos" and len(args) == 2:
+        return args[0].find(args[1]) + 1  # 1-based, 0 when absent (found at 1 when empty)
+    if name == "starts_with" and len(args) == 2:
+        return args[0].startswith(args[1])
+    if name in ("lower", "upper") and len(args) == 1 and args[0].isascii():
+        # Beyond ASCII the case mapping is the collation's.
+        return args[0].lower() if name == "lower" else args[0].upper()
+    return UNKNOWN
 
 
 def evaluate(
@@ -2283,14 +2379,35 @@ class _Violator:
             )
         if isinstance(node, Compare):
             relation = node.op if want else _NEGATED[node.op]
-            return self.compare(node.left, relation, node.right)
+            return self.compare(node.left, relation, node.right) or self.probe(node)
         if isinstance(node, Quantified):
             return self.quantified(node, want)
         if isinstance(node, Contains):
             return self.containment(node, want)
         if isinstance(node, (Column, Cast, Collate)):
             return self.produce(node, want)
-        return []
+        return self.probe(node)
+
+    def probe(self, node: Node) -> list[Assignment]:
+        """Return texts to try in the one text column a condition reads through functions.
+
+        ``strpos(x, '@') > 1``, ``lower(x) = x``: not solved, but a few texts made of the
+        condition's own strings (``@``, ``x@``, upper case) reach both of its outcomes;
+        the final evaluation keeps those that do what is wanted.
+        """
+        names = columns_of(node)
+        ctype = self.types.get(next(iter(names))) if len(names) == 1 else None
+        if ctype is None or ctype.is_array:
+            return []
+        domain = ValueDomain.for_type(ctype)
+        if domain.family != "text":
+            return []
+        words = [c.value for c in _walk(node) if isinstance(c, Const) and isinstance(c.value, str)]
+        texts = ["", "x", "X"] + [
+            text for word in words for text in (word, f"x{word}", f"xx{word}", word.upper())
+        ]
+        name = next(iter(names))
+        return [{name: text} for text in dict.fromkeys(texts) if domain.contains(text)]
 
     def compare(self, left: Node, relation: str, right: Node) -> list[Assignment]:
         """Assignments under which ``left relation right`` holds (both non-null)."""

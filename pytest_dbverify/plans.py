@@ -33,8 +33,10 @@ from pytest_dbverify.names import quoted
 
 # A generated row the database refuses for reasons the generator cannot see coming
 # (a CHECK it could not derive, a value that collides with an existing row, a partition
-# bound, a generated column's arithmetic overflowing): draw another example instead.
-REJECTABLE = frozenset({"23514", "23505", "23P01", "22003"})
+# bound, a trigger that sets a NOT NULL column to NULL): draw another example instead.
+# So does any data exception (class 22): drawn values fit their columns' types, so the
+# error comes from an expression (an index's, a generated column's, a trigger's).
+REJECTABLE = frozenset({"23514", "23505", "23P01", "23502"})
 # lock_not_available (our lock_timeout) and deadlock_detected: another session holds an
 # uncommitted row with the key an example drew (another xdist worker drawing the same
 # example, or the app). Waiting shows nothing about the schema: draw other values.
@@ -43,8 +45,22 @@ LOCK_WAIT_SQLSTATES = frozenset({"55P03", "40P01"})
 _SETTING_PREFIX = "dbverify.k"
 
 
+def rejectable(error: psycopg.Error) -> bool:
+    """Return True for a refusal of a generated row that shows nothing (see REJECTABLE)."""
+    sqlstate = error.sqlstate or ""
+    return sqlstate in REJECTABLE or sqlstate.startswith("22")
+
+
 class Rejected(Exception):
-    """The example shows nothing about the schema: it does not count, draw another."""
+    """The example shows nothing about the schema: it does not count, draw another.
+
+    ``error`` is the refusal that rejected it, if the database's: what a check that no
+    example passed reports (the table, column and constraint PostgreSQL named).
+    """
+
+    def __init__(self, reason: str, error: psycopg.Error | None = None) -> None:
+        super().__init__(reason)
+        self.error = error
 
 
 class LockWait(Exception):
@@ -124,7 +140,11 @@ class _Typed(sql.Composable):
         cast = f"::{self._type}".encode(encoding)
         if self._text is not None:
             return self._text.encode(encoding) + cast
-        return Transformer.from_context(context).as_literal(self._obj) + cast
+        literal = Transformer.from_context(context).as_literal(self._obj)
+        if literal.lstrip().startswith(b"-"):
+            # -2147483648::int4 reads as -(2147483648::int4), out of range: parenthesize.
+            return b"(" + literal + b")" + cast
+        return literal + cast
 
 
 def _encoding(context: AdaptContext | None) -> str:
@@ -389,14 +409,20 @@ def succeeded(answer: Answer) -> None:
         return
     if error.sqlstate in LOCK_WAIT_SQLSTATES:
         raise LockWait(error)
-    if error.sqlstate in REJECTABLE:
-        raise Rejected(f"{error.sqlstate}: {error}")
+    if rejectable(error):
+        raise Rejected(f"{error.sqlstate}: {error}", error)
     raise error
 
 
 def stored(row: PlannedRow, nothing: str | None = None) -> None:
     """Judge a write: it succeeded (see :func:`succeeded`) and wrote its row."""
-    succeeded(row.answer)
+    try:
+        succeeded(row.answer)
+    except psycopg.Error as err:
+        # The server's words name no statement: say which one.
+        sent = f" ({describe_values(row.values)})" if row.values else ""
+        err.add_note(f"writing a row of {row.table.name}{sent}")
+        raise
     if not row.answer.ran or row.answer.rows:
         return
     if nothing is not None:

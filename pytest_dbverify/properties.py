@@ -18,6 +18,8 @@ example database, and does not shrink: a failure reports the example that failed
 from __future__ import annotations
 
 import hashlib
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
@@ -28,7 +30,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, Phase, given, reject, seed, settings
 from hypothesis import strategies as st
-from hypothesis.errors import FailedHealthCheck, Unsatisfiable, UnsatisfiedAssumption
+from hypothesis.errors import FailedHealthCheck, StopTest, Unsatisfiable, UnsatisfiedAssumption
 from psycopg import pq, sql
 
 from pytest_dbverify.batch import Batch, Pipeline
@@ -40,11 +42,13 @@ from pytest_dbverify.plans import (
     Rejected,
     waited_on_a_row,
 )
+from pytest_dbverify.refusals import Refusal, unmade
 from pytest_dbverify.rows import CannotGenerate, Draw, RowFactory, RowPlanner
 from pytest_dbverify.savepoints import savepoint
 from pytest_dbverify.strategies import UnsupportedTypeError
 
 if TYPE_CHECKING:
+    from pytest_dbverify.catalog import Table
     from pytest_dbverify.run import VerificationRun
 
 Example = Callable[[RowFactory], None]
@@ -59,6 +63,11 @@ EXAMPLE_LOCK_TIMEOUT_MS = 50
 MAX_LOCK_WAITS = 5
 # Examples planned for each one wanted, at most, before the check gives up on the rest.
 MAX_TRIES_PER_EXAMPLE = 10
+# ... and with none accepted yet: every one refused shows the rows cannot be made.
+MAX_TRIES_WITHOUT_ANY = 3
+# Rounds of replacements one hypothesis test case plans for each example it wants: more
+# choices would overrun a test case (8,192), which hypothesis throws away whole.
+MAX_ROUNDS_PER_CASE = 3
 _SETTINGS = settings(
     max_examples=1,  # one valid test case: the round that completes the check
     derandomize=True,
@@ -87,7 +96,8 @@ class _Tally:
     planned: int = 0
     lock_waits: list[psycopg.Error] = field(default_factory=list)  # in a row
     failure: BaseException | None = None
-    patience: int = MAX_TRIES_PER_EXAMPLE  # examples planned for each one wanted, at most
+    patience: int = MAX_ROUNDS_PER_CASE  # examples planned for each one wanted, at most
+    refusals: Counter[Refusal] = field(default_factory=Counter)  # why examples were rejected
 
     @property
     def done(self) -> bool:
@@ -109,7 +119,8 @@ class _Tally:
             return
         try:
             plan.verdict()
-        except Rejected:
+        except Rejected as rejected:
+            self.refusals[Refusal.of(rejected)] += 1
             return
         except LockWait as waited:
             # A row another session holds: other values go around it. The table
@@ -126,19 +137,44 @@ class _Tally:
     def add(self, other: _Tally) -> None:
         """Count what another tally (a test case's) found too."""
         self.valid += other.valid
+        self.planned += other.planned
+        self.refusals.update(other.refusals)
         self.lock_waits = other.lock_waits if other.lock_waits else self.lock_waits
         self.failure = self.failure or other.failure
 
 
+class _Stop(BaseException):
+    """The check may draw no more examples: what stopped it, for the skip's reason.
+
+    Not an Exception: hypothesis neither counts it as a failure nor replays it, it ends
+    the run at once. ``told``: the refusals counted already say it (every one refused).
+    """
+
+    def __init__(self, reason: str, *, told: bool = False) -> None:
+        super().__init__(reason)
+        self.told = told
+
+
 def run_planned(
-    run: VerificationRun, conn: psycopg.Connection, what: str, example: PlannedExample
+    run: VerificationRun,
+    conn: psycopg.Connection,
+    what: str,
+    example: PlannedExample,
+    *,
+    table: Table | None = None,
 ) -> None:
     """Check ``example`` on the configured number of examples, planned and sent in batches.
 
     ``example(rows)`` plans its statements on ``rows.plan`` (a
     :class:`pytest_dbverify.plans.ExamplePlan`) and says there how to judge their
-    answers; ``what`` names the object for messages. ``conn`` may be idle (the batch
-    opens and rolls back a transaction of its own) or inside one (a savepoint then).
+    answers; ``what`` names the object for messages, ``table`` the table the check is
+    about (a refusal elsewhere is a parent's). ``conn`` may be idle (the batch opens and
+    rolls back a transaction of its own) or inside one (a savepoint then).
+
+    Bounded: the check stops drawing after ``--dbverify-check-budget`` seconds, after
+    :data:`MAX_TRIES_PER_EXAMPLE` examples per one wanted, or after
+    :data:`MAX_TRIES_WITHOUT_ANY` per one wanted with none accepted. With none accepted
+    it is skipped, naming the rule PostgreSQL refused the rows by.
     """
     skip_if_read_only(run)
     check = _Check(run, conn, example)
@@ -146,12 +182,15 @@ def run_planned(
     # tokenized again for every check) to derive a seed and an example-database key.
     seed(_seed_of(what))(_test_cases)
     token = _CHECKING.set(check)
+    stopped: str | None = None
     try:
         with suppress(Unsatisfiable, FailedHealthCheck):
             _test_cases()  # no valid test case at all: the tally says what that means
+    except _Stop as stop:
+        stopped = None if stop.told else str(stop)
     finally:
         _CHECKING.reset(token)
-    _conclude(run, what, check.tally)
+    _conclude(run, what, check.tally, stopped, table)
 
 
 class _Check:
@@ -165,6 +204,8 @@ class _Check:
         self.example = example
         self.catalog = run.expected_catalog()
         self.tally = _Tally(run.settings.examples)
+        self.budget = run.settings.check_budget
+        self.deadline = time.monotonic() + self.budget
         self.simplest: list[ExamplePlan] = []  # planned by the first test case
         self._args: tuple[int, _Tally, _Round | None] = (0, _Tally(0), None)
 
@@ -173,7 +214,8 @@ class _Check:
 
         What a test case draws must follow from its choices (and the database's answers)
         alone: hypothesis replays prefixes of earlier test cases. So each counts its own
-        examples, and only what it drew.
+        examples, and only what it drew; the check's own limits end the whole run
+        (:class:`_Stop`), never one test case.
         """
         wanted = self.tally.wanted
         simplest_values = data.draw(_SALT) == 0
@@ -190,28 +232,62 @@ class _Check:
             sent, self.simplest = self.simplest, []
             count = case.wanted
             while True:
-                with _Round(self.conn, self.run.oracle()) as round_:
-                    for plan in sent:
-                        round_.send(plan)
-                    plans = self._draw(data, count, case, round_)
-                for plan in sent:
-                    self.tally.judge(plan)
-                for plan in plans:
-                    case.judge(plan)
+                self._stop_if_spent(case)
+                self._round(data, sent, count, case)
                 if case.done:
                     break
-                if simplest_values:
-                    reject()  # more would be the same again: on to a test case of its own
-                if case.spent:
-                    break
+                if simplest_values or case.spent:
+                    # More would be the same again, or overrun the test case: on to
+                    # another test case, with new choices.
+                    reject()
                 # Replacements for the examples rejected: another round trip.
                 sent, count = [], case.wanted - case.valid
-        except UnsatisfiedAssumption:
+        except (UnsatisfiedAssumption, _Stop):
             raise
         except Exception as err:  # raised after hypothesis is done: nothing to replay
             case.failure = err
         finally:
             self.tally.add(case)
+
+    def _round(
+        self, data: st.DataObject, sent: list[ExamplePlan], count: int, case: _Tally
+    ) -> None:
+        """Send ``sent`` and ``count`` new examples in one round trip, and judge them.
+
+        Examples already sent are judged even when drawing the next one fails (a filter
+        hypothesis cannot satisfy, a test case that overruns): their answers are in.
+        """
+        round_ = _Round(self.conn, self.run.oracle())
+        try:
+            with round_:
+                for plan in sent:
+                    round_.send(plan)
+                self._draw(data, count, case, round_)
+        except (UnsatisfiedAssumption, StopTest):
+            self._judge(round_.sent, len(sent), case)
+            raise
+        self._judge(round_.sent, len(sent), case)
+
+    def _judge(self, plans: list[ExamplePlan], simplest: int, case: _Tally) -> None:
+        """Judge a round's examples: the first ``simplest`` for the check, the rest ``case``'s."""
+        for plan in plans[:simplest]:
+            self.tally.judge(plan)
+        for plan in plans[simplest:]:
+            case.judge(plan)
+
+    def _stop_if_spent(self, case: _Tally) -> None:
+        """End the check's run if it has tried what it may (see :func:`run_planned`)."""
+        tried = self.tally.planned + case.planned
+        wanted = self.tally.wanted
+        if time.monotonic() > self.deadline:
+            raise _Stop(
+                f"its {self.budget:g} s budget ran out (--dbverify-check-budget) "
+                f"after {tried} examples"
+            )
+        if self.tally.valid + case.valid == 0 and tried >= wanted * MAX_TRIES_WITHOUT_ANY:
+            raise _Stop(f"none of {tried} examples was accepted", told=True)
+        if tried >= wanted * MAX_TRIES_PER_EXAMPLE:
+            raise _Stop(f"{tried} examples were tried")
 
     def _draw(
         self, data: st.DataObject, count: int, case: _Tally, round_: _Round | None
@@ -226,6 +302,8 @@ class _Check:
         planned: list[ExamplePlan] = []
         asking: list[ExamplePlan] = []
         while len(planned) + len(asking) < count and not case.spent:
+            if time.monotonic() > self.deadline:
+                break  # the next round's start says so
             case.planned += 1
             plan = ExamplePlan(Batch())
             try:
@@ -286,6 +364,7 @@ class _Round:
         self._pipeline = Pipeline(conn)
         self._oracle = oracle
         self._idle = conn.info.transaction_status == pq.TransactionStatus.IDLE
+        self.sent: list[ExamplePlan] = []  # in the order sent
 
     def __enter__(self) -> _Round:
         self._pipeline.__enter__()
@@ -311,6 +390,7 @@ class _Round:
     def send(self, plan: ExamplePlan) -> None:
         """Send an example now: the server works on it while the next one is planned."""
         self._pipeline.send(plan.batch)
+        self.sent.append(plan)
 
     def ask(self, questions: Batch) -> None:
         """Answer ``questions`` now (one round trip)."""
@@ -345,7 +425,13 @@ def _answer_questions(ask: Callable[[Batch], None], plans: list[ExamplePlan]) ->
     return plans
 
 
-def _conclude(run: VerificationRun, what: str, tally: _Tally) -> None:
+def _conclude(
+    run: VerificationRun,
+    what: str,
+    tally: _Tally,
+    stopped: str | None = None,
+    table: Table | None = None,
+) -> None:
     """Raise what the examples found: the first failure, a lock, or nothing accepted."""
     if tally.failure is not None:
         if isinstance(tally.failure, psycopg.Error):
@@ -356,13 +442,10 @@ def _conclude(run: VerificationRun, what: str, tally: _Tally) -> None:
     if len(tally.lock_waits) >= MAX_LOCK_WAITS:
         _locked_out(what, tally.lock_waits[-1])
     if tally.valid == 0:
-        pytest.fail(
-            f"{what}: no generated row was accepted by the database in "
-            f"{run.settings.examples} examples (CHECK constraints, unique values or partition "
-            "bounds the generator cannot see): register a strategy for the columns involved "
-            "(pytest_dbverify.strategies.register_column)",
-            pytrace=False,
-        )
+        # The database refused every row, or there was no time to try: that shows
+        # nothing about the schema, and says what would help.
+        stop = f"; the check stopped: {stopped}" if stopped else ""
+        pytest.skip(f"{what}: {unmade(run.expected_catalog(), tally.refusals, table)}{stop}")
 
 
 def _database_error(what: str, err: psycopg.Error) -> NoReturn:

@@ -30,7 +30,16 @@ from psycopg.types.json import Jsonb
 from pytest_dbverify.batch import Batch
 from pytest_dbverify.catalog import Catalog, Column, Constraint, Table, TableName
 from pytest_dbverify.errors import DbverifyError
-from pytest_dbverify.plans import ExamplePlan, LockWait, PlannedRow, Rejected, resolved
+from pytest_dbverify.names import quoted
+from pytest_dbverify.plans import (
+    ExamplePlan,
+    LockWait,
+    PlannedRow,
+    Ref,
+    Rejected,
+    resolved,
+    sql_value,
+)
 from pytest_dbverify.savepoints import savepoint
 from pytest_dbverify.strategies import StrategyRegistry, key_values, rows_for
 
@@ -141,6 +150,12 @@ class RowPlanner:
 
     def insert_values(self, table: Table, values: Mapping[str, Any]) -> PlannedRow:
         """Plan the insert of exactly ``values``; a refusal nobody could foresee rejects."""
+        for made in _made_with_parents(self.catalog, table):
+            if all(isinstance(values.get(column), Ref) for column in made):
+                # A parent's trigger already made this row (a profile for each new
+                # account): ours would collide with it. Made by our insert of a parent
+                # just now, it is ours to replace.
+                self.plan.execute(_delete_statement(table, {c: values[c] for c in made}))
         row = self.plan.insert(table, values)
         # Parents promised through a deferred reference: insert them now, pointing back.
         for parent, key in self._deferred.pop(table.name, []):
@@ -325,6 +340,46 @@ class RowFactory:
             reject()
         except LockWait as waited:
             raise waited.error from None
+
+
+def _made_with_parents(catalog: Catalog, table: Table) -> list[tuple[str, ...]]:
+    """Return the unique keys of ``table`` a parent's insert trigger may fill for it.
+
+    A key made of a foreign key's columns, to a parent with a row-level insert trigger:
+    inserting the parent may insert this row too.
+    """
+    keys: list[tuple[str, ...]] = []
+    for fk in table.foreign_keys:
+        if fk.ref_table is None or not _inserts_trigger(catalog, fk.ref_table):
+            continue
+        for index in table.indexes:
+            columns = tuple(c for c in index.columns if c is not None)
+            if (
+                index.unique
+                and index.predicate is None
+                and len(columns) == len(index.columns)
+                and set(columns) <= set(fk.columns)
+            ):
+                keys.append(columns)
+    return keys
+
+
+def _inserts_trigger(catalog: Catalog, name: TableName) -> bool:
+    try:
+        parent = catalog.table(name)
+    except KeyError:
+        return False
+    return any(t.enabled and t.row_level and "insert" in t.events for t in parent.triggers)
+
+
+def _delete_statement(table: Table, key: Mapping[str, Any]) -> sql.Composable:
+    return sql.SQL("DELETE FROM {} WHERE {}").format(
+        quoted(table.name),
+        sql.SQL(" AND ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(c), sql_value(v, table.column(c).type.sql))
+            for c, v in key.items()
+        ),
+    )
 
 
 def _required_reference_columns(table: Table) -> list[str]:

@@ -163,6 +163,9 @@ OPTIONS: tuple[Option, ...] = (
            metavar="PATTERNS"),
     Option("examples", "hypothesis examples per property check", parse_count, 10, "int",
            accepts="a whole number >= 1", metavar="N"),
+    Option("check_budget", "seconds a property check may spend drawing and sending examples "
+           "before it stops (skipped, saying so, if none was accepted yet)", parse_seconds,
+           60.0, "float", accepts="seconds > 0", metavar="SECONDS"),
     Option("server", "throwaway server to use when no target is set", parse_server,
            "embedded", accepts="embedded or system", metavar="KIND"),
     Option("ledger", "migration checksum ledger (written by `dbverify ledger update`); "
@@ -207,6 +210,7 @@ class Settings:
     include: tuple[str, ...]
     exclude: tuple[str, ...]
     examples: int
+    check_budget: float
     server: str
     ledger: Path | None
     round_trip: bool

@@ -205,6 +205,10 @@ CORPUS = (
     Case("equals", "e text", "e = 'x'", "(e = 'x'::text)"),
     Case("trim", "tr text", "trim(tr) <> ''", "(TRIM(BOTH FROM tr) <> ''::text)"),
     Case("lower", "lw text", "lower(lw) = lw", "(lower(lw) = lw)"),
+    Case("position", "em text", "position('@' in em) > 1", "(POSITION(('@'::text) IN (em)) > 1)"),
+    Case("strpos_absent", "sp text", "strpos(sp, '#') = 0", "(strpos(sp, '#'::text) = 0)"),
+    Case("starts_with", "sw text", "starts_with(sw, 'ab')", "starts_with(sw, 'ab'::text)"),
+    Case("upper_like", "ul text", "upper(ul) LIKE 'A%'", "(upper(ul) ~~ 'A%'::text)"),
     Case(
         "array_literal",
         "ilist text",
@@ -485,7 +489,12 @@ EXPECTED_BOUNDS: dict[str, dict[str, ColumnBounds]] = {
     "error_when_failed": {},
     "not_between": {},
     "trim": {},
-    "lower": {},
+    "lower": {"lw": ColumnBounds(patterns=(r"\A[^A-Z]*\Z",))},  # no upper case letter
+    # The first '@' at 2 or later: one character or more that is not '@', then '@'.
+    "position": {"em": ColumnBounds(patterns=(r"\A[^@]{1,}@",))},
+    "strpos_absent": {"sp": ColumnBounds(patterns=(r"\A[^\#]*\Z",))},
+    "starts_with": {"sw": ColumnBounds(patterns=(r"\Aab",))},
+    "upper_like": {"ul": ColumnBounds(patterns=(r"\AA.*\Z", r"\A[^a-z]*\Z"))},
     "collate": {},
     "like": {"c": ColumnBounds(patterns=(r"\Aa.*\Z",))},  # LIKE 'a%' as a Python regex
     "sum": {},
@@ -626,7 +635,11 @@ EXPECTED_VIOLATIONS: dict[str, list[dict[str, Any]]] = {
     "upper_bound_of_type": [],  # no smallint is above 32767
     "nan": [],
     "trim": [],
-    "lower": [],
+    "lower": [{"lw": "X"}],  # probed: an upper case letter
+    "position": [{"em": ""}, {"em": "x"}, {"em": "X"}, {"em": "@"}],
+    "strpos_absent": [{"sp": "#"}, {"sp": "x#"}, {"sp": "xx#"}],
+    "starts_with": [{"sw": v} for v in ("", "x", "X", "xab", "xxab", "AB")],
+    "upper_like": [],  # LIKE is never evaluated here: searched for
     "collate": [],  # string order depends on the collation
     "like": [],
     "not_like": [],

@@ -31,6 +31,7 @@ SAMPLES: dict[str, list[tuple[str, object]]] = {
     "include": [("test_a*", ("test_a*",)), ("test_b*", ("test_b*",)), ("test_c*", ("test_c*",))],
     "exclude": [("test_x*", ("test_x*",)), ("test_y*", ("test_y*",)), ("test_z*", ("test_z*",))],
     "examples": [("3", 3), ("4", 4), ("5", 5)],
+    "check_budget": [("5", 5.0), ("20", 20.0), ("0.5", 0.5)],
     "server": [("system", "system"), ("embedded", "embedded"), ("SYSTEM", "system")],
     "advisories": [("warn", "warn"), ("fail", "fail"), ("WARN", "warn")],
     "ledger": [("/l/cli.sum", Path("/l/cli.sum")), ("/l/ini.sum", Path("/l/ini.sum")),

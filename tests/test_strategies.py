@@ -381,6 +381,11 @@ CREATE TABLE nr.checked (
     slug varchar(20) CHECK (slug ~ '^[a-z0-9]+(-[a-z0-9]+)*$'),
     sku text NOT NULL CHECK (sku LIKE 'SKU-%'),
     colour text CHECK (colour ~ '^#[[:xdigit:]]{6}$'),
+    at_email text NOT NULL CHECK (position('@' in at_email) > 1),
+    handle text NOT NULL CHECK (handle = lower(handle) AND strpos(handle, '#') = 0),
+    ref text NOT NULL CHECK (starts_with(ref, 'R-')),
+    grade text NOT NULL CHECK (upper(grade) LIKE 'G%'),
+    note text NOT NULL CHECK (strpos(note, 'ok') >= 2),
     flag boolean NOT NULL CHECK (flag),
     status text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'failed')),
     error text,
@@ -758,3 +763,35 @@ def test_rows_for_refuses_a_registered_column_the_table_lacks() -> None:
     registry.register_column("public.event.nte", st.just("x"))
     with pytest.raises(ValueError, match=r"public\.event has no column 'nte'; did you mean 'note'"):
         rows_for(EVENT, registry=registry)
+
+
+def test_key_values_of_a_nullable_column_never_throw_a_test_case_away() -> None:
+    """NULL is left out of the values, not filtered: a filter that cannot pass aborts."""
+    table = Table(
+        TableName("s", "t"),
+        "table",
+        (Column("id", 1, INT4, not_null=True), Column("nick", 2, TEXT, not_null=False)),
+    )
+    valid: list[int] = []
+
+    @settings(FAST, max_examples=30)
+    @given(st.data())
+    def draw_keys(data: st.DataObject) -> None:
+        keys = [data.draw(strategies.key_values(table, "nick")) for _ in range(20)]
+        assert None not in keys
+        valid.append(1)
+
+    draw_keys()
+    assert len(valid) == 30
+
+
+def test_a_default_its_check_refuses_is_drawn_instead() -> None:
+    """credit DEFAULT 0.00 CHECK (credit > 0.00): a row leaving it out is always refused."""
+    credit = Column("credit", 2, NUMERIC, not_null=True, default="0.00")
+    check = Constraint("t_credit_check", "check", ("credit",), "CHECK ((credit > 0.00))",
+                       expression="(credit > 0.00)")  # fmt: skip
+    table = Table(
+        TableName("s", "t"), "table", (Column("id", 1, INT4, not_null=True), credit), (check,)
+    )
+    rows = draws(rows_for(table, minimal=True), 30)
+    assert all(row["credit"] > 0 for row in rows)

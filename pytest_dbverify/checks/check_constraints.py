@@ -101,12 +101,12 @@ def test_check_enforced(
                     "expected 23514"
                 )
                 if error.diag.constraint_name not in (check.name, None):
-                    raise Rejected("the values also break another CHECK")
+                    raise Rejected("the values also break another CHECK", error)
 
         try_next()
 
     with dbverify_run.checks_connection() as conn:
-        run_planned(dbverify_run, conn, f"CHECK {check.name} on {table.name}", example)
+        run_planned(dbverify_run, conn, f"CHECK {check.name} on {table.name}", example, table=table)
     if not found:
         pytest.skip(
             f"CHECK {check.name} on {table.name}: no violating values found for "

@@ -79,7 +79,7 @@ def test_crud(crud_table: Table, dbverify_run: VerificationRun) -> None:
             assert not gone.rows, f"{table.name}: the deleted row is still there"
 
     with dbverify_run.checks_connection() as conn:
-        run_planned(dbverify_run, conn, f"CRUD on {table.name}", example)
+        run_planned(dbverify_run, conn, f"CRUD on {table.name}", example, table=table)
 
 
 def _reads_back(

@@ -72,7 +72,9 @@ def test_fk_enforced(
         rows.insert(table, overrides=_as_child(fk, key), minimal=True)
 
     with dbverify_run.checks_connection() as conn:
-        run_planned(dbverify_run, conn, f"foreign key {fk.name} of {table.name}", example)
+        run_planned(
+            dbverify_run, conn, f"foreign key {fk.name} of {table.name}", example, table=table
+        )
 
 
 def test_fk_actions(
@@ -127,7 +129,9 @@ def test_fk_actions(
         _plan_action(rows.plan, table, fk, child, fk.on_update, "UPDATE", update, new_key)
 
     with dbverify_run.checks_connection() as conn:
-        run_planned(dbverify_run, conn, f"foreign key {fk.name} of {table.name}", example)
+        run_planned(
+            dbverify_run, conn, f"foreign key {fk.name} of {table.name}", example, table=table
+        )
 
 
 def _plan_action(

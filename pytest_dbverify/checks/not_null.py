@@ -39,7 +39,7 @@ def test_not_null_enforced(
 ) -> None:
     """An INSERT with the column explicitly NULL is rejected (23502)."""
     # Imported here, not at collection: hypothesis and the generators load on first use.
-    from pytest_dbverify.plans import REJECTABLE, Rejected, describe_values, insert_statement
+    from pytest_dbverify.plans import Rejected, describe_values, insert_statement, rejectable
     from pytest_dbverify.properties import run_planned
 
     table, column = not_null_column
@@ -73,15 +73,15 @@ def test_not_null_enforced(
                 ):
                     return
                 if err.sqlstate == NOT_NULL_VIOLATION:
-                    raise Rejected("another table's NOT NULL (a parent's) spoke first")
+                    raise Rejected("another table's NOT NULL (a parent's) spoke first", err)
                 if err.sqlstate == FOREIGN_KEY_VIOLATION and orphans:
                     raise AssertionError(
                         f"{table.name}.{column.name} accepted an explicit NULL "
                         f"({describe_values(values)}): the row reached its foreign-key checks; "
                         "expected 23502 not_null_violation"
                     )
-                if err.sqlstate in REJECTABLE:
-                    raise Rejected(str(err))
+                if rejectable(err):
+                    raise Rejected(str(err), err)
                 raise err
             stored = insert.row
             if stored is not None and fillers and stored[column.name] is not None:
@@ -93,7 +93,7 @@ def test_not_null_enforced(
             )
 
     with dbverify_run.checks_connection() as conn:
-        run_planned(dbverify_run, conn, f"{table.name}.{column.name}", example)
+        run_planned(dbverify_run, conn, f"{table.name}.{column.name}", example, table=table)
     if filled_by_trigger:
         pytest.skip(
             f"{table.name}.{column.name}: an explicit NULL is replaced by the BEFORE INSERT "

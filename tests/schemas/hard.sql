@@ -226,3 +226,62 @@ CREATE INDEX "Order Items_shipment_idx" ON hard."Order Items" (shipment_id, ship
 CREATE TRIGGER "fill line code"
     BEFORE INSERT ON hard."Order Items"
     FOR EACH ROW EXECUTE FUNCTION hard.fill_line_code();
+
+-- Rows a generator trips on (each once made a check fail on this correct schema).
+-- member: CHECKs over text functions; a nullable unique column; a partial unique index
+-- whose predicate random rows miss; a default its own CHECK refuses; the smallest
+-- integer as a CHECK's bound; an index expression that refuses some values (22012).
+CREATE TABLE hard.member (
+    id     integer       PRIMARY KEY,
+    email  text          NOT NULL UNIQUE CHECK (position('@' in email) > 1),
+    handle text          CHECK (handle = lower(handle)),
+    nick   text          UNIQUE,
+    tier   text          NOT NULL DEFAULT 'basic',
+    score  integer,
+    credit numeric(10,2) NOT NULL DEFAULT 0.00 CHECK (credit > 0.00),
+    lucky  integer       CHECK (lucky <> -2147483648),
+    shard  integer
+);
+CREATE UNIQUE INDEX member_vip_handle_idx ON hard.member (handle)
+    WHERE tier = 'vip' AND score > 1000000;
+CREATE INDEX member_shard_idx ON hard.member ((100 / (shard % 7)));
+
+-- badge: a unique key implied by another (code alone refuses every copy of code, label)
+-- and a trigger that sets a NOT NULL column to NULL for some rows (23502).
+CREATE FUNCTION hard.hide_long_badges() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    IF length(NEW.label) > 3 THEN
+        NEW.shown := NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TABLE hard.badge (
+    id    integer PRIMARY KEY,
+    code  integer UNIQUE,
+    label text    NOT NULL,
+    shown text    NOT NULL DEFAULT 'yes'
+);
+ALTER TABLE hard.badge ADD CONSTRAINT badge_code_label_key UNIQUE (code, label);
+CREATE TRIGGER hide_long_badges
+    BEFORE INSERT ON hard.badge
+    FOR EACH ROW EXECUTE FUNCTION hard.hide_long_badges();
+
+-- account and profile: inserting an account makes its profile (a trigger), so a check's
+-- own profile for a new account collides with it.
+CREATE TABLE hard.account (id integer PRIMARY KEY);
+CREATE TABLE hard.profile (
+    account_id integer PRIMARY KEY REFERENCES hard.account ON DELETE CASCADE,
+    bio        text
+);
+CREATE FUNCTION hard.make_profile() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO hard.profile (account_id) VALUES (NEW.id);
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER make_profile
+    AFTER INSERT ON hard.account
+    FOR EACH ROW EXECUTE FUNCTION hard.make_profile();
