@@ -94,7 +94,10 @@ def proven(outcomes: Iterable[Outcome]) -> list[str]:
         if clean:
             statements.append("no drift")
         elif differing:
-            statements.append(f"drift: {differing} objects differ")
+            statements.append(
+                f"drift: {differing} object differs" if differing == 1
+                else f"drift: {differing} objects differ"
+            )  # fmt: skip
     return statements
 
 
