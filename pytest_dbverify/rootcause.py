@@ -63,6 +63,10 @@ class RootCauses:
         self._created_by = created_by
         self._selected = selected
 
+    def __bool__(self) -> bool:
+        """Return True if there is any fault that checks could be grouped under."""
+        return bool(self._differences or self._created_by)
+
     def of_drift(self, difference: Difference) -> Cause | None:
         """Return the pending migration behind a drift finding, if it is one."""
         return self._migration(difference.id)

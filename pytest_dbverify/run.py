@@ -630,7 +630,7 @@ class VerificationRun:
         from pytest_dbverify.schema_diff import Difference
 
         causes = self._causes()
-        if causes is None:
+        if not causes:  # no expectation apart from the target, or nothing wrong
             return None
         drift = next((p for p in params if isinstance(p, Difference)), None)
         if drift is not None:
