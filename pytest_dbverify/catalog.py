@@ -179,6 +179,8 @@ class Table:
     partition_bounds: tuple[str, ...] = ()
     has_rules: bool = False  # any rewrite rule (DO INSTEAD ...) on the table
     row_security: bool = False
+    policies: tuple[str, ...] = ()  # "name USING (...) WITH CHECK (...)", by name
+    insert_rules: tuple[str, ...] = ()  # DO INSTEAD rules ON INSERT, by name
 
     def __hash__(self) -> int:
         return self._hash
@@ -508,6 +510,8 @@ def _table(
         partition_bounds=tuple(sorted(partition_bounds)),
         has_rules=row["has_rules"],
         row_security=row["row_security"],
+        policies=tuple(sorted(row["policies"])),
+        insert_rules=tuple(sorted(row["insert_rules"])),
     )
 
 

@@ -125,12 +125,15 @@ def _updatable_column(table: Table) -> Column | None:
         if constraint.kind in ("primary key", "unique", "foreign key", "exclusion")
         for c in constraint.columns
     }
+    from pytest_dbverify.strategies import session_default
+
     checked = {c for check in table.checks for c in check.columns}
     for column in table.columns:
         if (
             column.insertable
             and column.name not in keyed | checked
             and not column.type.domain_checks
+            and not session_default(column)  # what row security admits: left as it is
         ):
             return column
     return None
