@@ -83,7 +83,12 @@ def unmade(catalog: Catalog, refusals: Counter[Refusal], table: Table | None) ->
         f"({refusal.error} {refusal.sqlstate}){said}"
     )
     if table is not None and refusal.table is not None and refusal.table != table.name:
-        text += f" ({table.name} needs a row of {refusal.table}, as a parent)"
+        routed = any(p.name == refusal.table for p in catalog.partitions(table.name))
+        text += (
+            f" (its partition {refusal.table})"
+            if routed
+            else f" ({table.name} needs a row of {refusal.table}, as a parent)"
+        )
     return text + (_not_a_constraint(catalog, refusal) or _hint(catalog, refusal))
 
 
@@ -118,6 +123,8 @@ def _not_a_constraint(catalog: Catalog, refusal: Refusal) -> str:
             f"constraints; set what the policies read in the URL's options (?options={options}), "
             "as the app does, or verify as a role they admit"
         )
+    if refusal.reason.startswith("no partition of relation") and refusal.table is not None:
+        return _no_partition(catalog, refusal.table)
     if refusal.sqlstate == "0A000" and relation is not None and relation.insert_rules:
         return (
             f"; {relation.name} has DO INSTEAD rules on INSERT "
@@ -125,6 +132,22 @@ def _not_a_constraint(catalog: Catalog, refusal: Refusal) -> str:
             "of it can be written and read back"
         )
     return ""
+
+
+def _no_partition(catalog: Catalog, name: TableName) -> str:
+    """Return why no partition of ``name`` took the rows, and what would help."""
+    table = _table(catalog, name)
+    children = catalog.children(name)
+    if table is None or not children:
+        return (
+            f"; {name} has no partition: no row can be stored in it; create one "
+            f"(CREATE TABLE ... PARTITION OF {name} FOR VALUES ...) or a DEFAULT partition"
+        )
+    bounds = ", ".join(f"{c.name.name} {c.partition_bound}" for c in children)
+    return (
+        f"; rows are drawn within its partitions' bounds ({table.partition_key}: {bounds}), "
+        "and none of them took these: create the partition they need, or a DEFAULT one"
+    )
 
 
 def _triggers_of(catalog: Catalog, function: str) -> str:

@@ -192,8 +192,89 @@ BEGIN
 END $$;
 CREATE TRIGGER audit_row AFTER INSERT ON r.payment FOR EACH ROW EXECUTE FUNCTION r.audit_row();
 """
+# A foreign key declared on one partition only; a range key defaulting to now() with no
+# partition for today; a DEFAULT partition; two levels of partitioning (one of its
+# sub-trees has no partition at all).
+PARTITIONS = """
+CREATE SCHEMA r;
+CREATE TABLE r.customer (id integer PRIMARY KEY);
+CREATE TABLE r.event (id bigint NOT NULL, at date NOT NULL, customer_id integer NOT NULL,
+                      PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE r.event_2024 PARTITION OF r.event FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+ALTER TABLE r.event_2024 ADD CONSTRAINT event_2024_customer_fkey
+    FOREIGN KEY (customer_id) REFERENCES r.customer ON DELETE CASCADE;
+CREATE TABLE r.log (id bigint NOT NULL, at timestamptz NOT NULL DEFAULT now(), msg text)
+    PARTITION BY RANGE (at);
+CREATE TABLE r.log_2020 PARTITION OF r.log FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+CREATE TABLE r.item (id integer NOT NULL, kind text NOT NULL, PRIMARY KEY (id, kind))
+    PARTITION BY LIST (kind);
+CREATE TABLE r.item_a PARTITION OF r.item FOR VALUES IN ('a');
+CREATE TABLE r.item_rest PARTITION OF r.item DEFAULT;
+CREATE TABLE r.reading (sensor integer NOT NULL, at timestamptz NOT NULL, v numeric,
+                        PRIMARY KEY (sensor, at)) PARTITION BY LIST (sensor);
+CREATE TABLE r.reading_1 PARTITION OF r.reading FOR VALUES IN (1) PARTITION BY RANGE (at);
+CREATE TABLE r.reading_1_2024 PARTITION OF r.reading_1
+    FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE r.reading_2 PARTITION OF r.reading FOR VALUES IN (2) PARTITION BY RANGE (at);
+CREATE TABLE r.nowhere (id integer NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+"""
+# Exclusion over ranges (btree_gist), NULLS NOT DISTINCT without a primary key, a cycle
+# closed through a nullable key, self references (nullable, NOT NULL deferrable, NOT NULL),
+# a CHECK that reads the clock.
+KEYS_AND_CYCLES = """
+CREATE EXTENSION IF NOT EXISTS btree_gist;
+CREATE SCHEMA r;
+CREATE TABLE r.booking (id integer PRIMARY KEY, room integer NOT NULL, during tstzrange NOT NULL,
+    CONSTRAINT booking_no_overlap EXCLUDE USING gist (room WITH =, during WITH &&));
+CREATE TABLE r.slot (room integer, label text,
+                     CONSTRAINT slot_room_label_key UNIQUE NULLS NOT DISTINCT (room, label));
+CREATE TABLE r.a (id integer PRIMARY KEY, b_id integer);
+CREATE TABLE r.b (id integer PRIMARY KEY, a_id integer NOT NULL REFERENCES r.a);
+ALTER TABLE r.a ADD CONSTRAINT a_b_fkey FOREIGN KEY (b_id) REFERENCES r.b;
+CREATE TABLE r.node (id integer PRIMARY KEY,
+                     parent_id integer REFERENCES r.node ON DELETE CASCADE);
+CREATE TABLE r.root (id integer PRIMARY KEY,
+                     parent_id integer NOT NULL REFERENCES r.root DEFERRABLE);
+CREATE TABLE r.self (id integer PRIMARY KEY, parent_id integer NOT NULL REFERENCES r.self);
+CREATE TABLE r.person (id integer PRIMARY KEY, birthdate date NOT NULL
+    CONSTRAINT adult CHECK (birthdate <= now() - '18 years'::interval));
+"""
 # Per class: a schema, and the items that must pass on it (each failed before its fix).
 CLASSES = {
+    "partitions": (
+        PARTITIONS,
+        [
+            "test_crud[r.event]",
+            "test_fk_enforced[r.event_2024.customer_id->r.customer.id]",
+            "test_fk_actions[r.event_2024.customer_id->r.customer.id]",
+            "test_unique_enforced[r.event.event_pkey]",
+            "test_index_consistent[r.event.event_pkey]",
+            "test_crud[r.log]",
+            "test_crud[r.item]",
+            "test_unique_enforced[r.item.item_pkey]",
+            "test_crud[r.reading]",
+            "test_unique_enforced[r.reading.reading_pkey]",
+            "test_not_null_enforced[r.reading.at]",
+        ],
+    ),
+    "keys_and_cycles": (
+        KEYS_AND_CYCLES,
+        [
+            "test_unique_enforced[r.booking.booking_no_overlap]",
+            "test_unique_enforced[r.slot.slot_room_label_key]",
+            "test_crud[r.slot]",
+            "test_fk_enforced[r.a.b_id->r.b.id]",
+            "test_fk_enforced[r.b.a_id->r.a.id]",
+            "test_fk_actions[r.node.parent_id->r.node.id]",
+            "test_fk_enforced[r.root.parent_id->r.root.id]",
+            "test_crud[r.self]",
+            "test_fk_enforced[r.self.parent_id->r.self.id]",
+            "test_fk_actions[r.self.parent_id->r.self.id]",
+            "test_unique_enforced[r.self.self_pkey]",
+            "test_check_enforced[r.person.adult]",
+            "test_crud[r.person]",
+        ],
+    ),
     "trigger_business_rule_and_writes": (
         TRIGGER_RULES,
         [
@@ -249,6 +330,16 @@ CLASSES = {
         ],
     ),
 }
+
+
+def test_a_partitioned_table_without_a_partition_skips_saying_so(
+    pytester: pytest.Pytester, db: Database
+) -> None:
+    outcomes = verify(pytester, db, PARTITIONS, "--dbverify-include=test_crud")
+    assert failures(outcomes) == []
+    crud = outcomes["test_crud[r.nowhere]"]
+    assert crud.outcome == "skipped"
+    assert "r.nowhere has no partition: no row can be stored in it; create one" in crud.message
 
 
 @pytest.mark.parametrize("kind", sorted(CLASSES))

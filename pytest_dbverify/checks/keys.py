@@ -133,15 +133,18 @@ def _first_values(rows: RowPlanner, table: Table, rule: UniqueRule) -> dict[str,
     Drawn within what the predicate says of each column (``WHERE tier = 'vip'``): random
     values would rarely fall under the index.
     """
+    from pytest_dbverify.partitions import partition_routes
     from pytest_dbverify.strategies import key_values, predicate_values, session_default
 
     references = {c for fk in table.foreign_keys for c in fk.columns}
+    # Partition keys are drawn together, along a route to an existing partition.
+    routed = {c for route in partition_routes(rows.catalog, table) for c in route}
     mentioned = table.mentioned(rule.predicate) if rule.predicate else []
     filled: dict[str, Any] = {}
     for c in dict.fromkeys([*rule.columns, *mentioned]):
         column = table.column(c)
         # A default read from the session (a tenant's id) is what row security admits.
-        if not column.insertable or c in references or session_default(column):
+        if not column.insertable or c in references | routed or session_default(column):
             continue
         key = c in rule.columns
         if rule.predicate:
