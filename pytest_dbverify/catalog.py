@@ -179,6 +179,8 @@ class Table:
     partition_bounds: tuple[str, ...] = ()
     has_rules: bool = False  # any rewrite rule (DO INSTEAD ...) on the table
     row_security: bool = False
+    policies: tuple[str, ...] = ()  # "name USING (...) WITH CHECK (...)", by name
+    insert_rules: tuple[str, ...] = ()  # DO INSTEAD rules ON INSERT, by name
 
     def __hash__(self) -> int:
         return self._hash
@@ -261,6 +263,26 @@ class Catalog:
             found += [table, *self.partitions(table.name)]
         return found
 
+    def children(self, parent: TableName) -> list[Table]:
+        """Return the partitions directly under ``parent``."""
+        return list(self._children.get(parent, ()))
+
+    def partition_foreign_keys(self, table: Table) -> list[tuple[Table, Constraint]]:
+        """Return the foreign keys declared on partitions of ``table``, not inherited.
+
+        A foreign key added to one partition only (``ALTER TABLE part ADD FOREIGN KEY``)
+        holds for the rows routed there: a row of ``table`` may have to meet it.
+        """
+        found = []
+        for partition in self.partitions(table.name):
+            assert partition.partition_of is not None
+            parent = self.table(partition.partition_of)
+            inherited = {_fk_key(fk) for fk in parent.foreign_keys}
+            found += [
+                (partition, fk) for fk in partition.foreign_keys if _fk_key(fk) not in inherited
+            ]
+        return found
+
     # Lookups by name, built once: checks ask for a table per item, and a scan of every
     # table per lookup made a run grow with the square of the schema's size.
     @functools.cached_property
@@ -281,6 +303,11 @@ class Catalog:
             if table.partition_of is not None:
                 children[table.partition_of].append(table)
         return children
+
+
+def _fk_key(fk: Constraint) -> tuple[object, ...]:
+    """Return what makes a partition's copy of its parent's foreign key the same key."""
+    return fk.name, fk.columns, fk.ref_table, fk.ref_columns
 
 
 def list_tables(
@@ -508,6 +535,8 @@ def _table(
         partition_bounds=tuple(sorted(partition_bounds)),
         has_rules=row["has_rules"],
         row_security=row["row_security"],
+        policies=tuple(sorted(row["policies"])),
+        insert_rules=tuple(sorted(row["insert_rules"])),
     )
 
 

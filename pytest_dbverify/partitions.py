@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg.pq import Format
 
-from pytest_dbverify.catalog import ColumnType, Table
+from pytest_dbverify.catalog import Catalog, ColumnType, Table
 
 _RANGE = re.compile(r"FOR VALUES FROM \((?P<lower>.*)\) TO \((?P<upper>.*)\)", re.DOTALL)
 _LIST = re.compile(r"FOR VALUES IN \((?P<values>.*)\)", re.DOTALL)
@@ -32,32 +32,92 @@ def partition_key_values(table: Table) -> list[dict[str, Any]]:
     ``MINVALUE``/``MAXVALUE``, is absent). The list is empty when ``table`` is not
     partitioned or any value would do.
     """
-    columns = table.partition_columns
-    if table.kind != "partitioned table" or not columns or None in columns:
+    if table.kind != "partitioned table":
         return []
     choices: list[dict[str, Any]] = []
     for bound in table.partition_bounds:
-        if range_bound := _RANGE.fullmatch(bound):
-            lower = _literals(range_bound["lower"])
-            if not lower or lower[0] is _OPEN:
-                continue  # FROM (MINVALUE): no value is its lower bound
-            choices.append(
-                {
-                    name: _load(text, table.column(name).type)
-                    for name, text in zip(columns, lower, strict=False)
-                    if name is not None and text is not _OPEN
-                }
-            )
-        elif list_bound := _LIST.fullmatch(bound):
-            name = columns[0]
-            assert name is not None
-            choices.extend(
-                {name: _load(text, table.column(name).type)}
-                for text in _literals(list_bound["values"])
-            )
-        else:
-            return []  # DEFAULT, or hash partitioning: every key has a home
+        values = bound_values(table, bound)
+        if values is None:
+            return []  # DEFAULT, hash partitioning, an expression key: every key has a home
+        choices.extend(values)
     return choices
+
+
+def bound_values(parent: Table, bound: str) -> list[dict[str, Any]] | None:
+    """Return key values of ``parent``'s key that the partition of ``bound`` accepts.
+
+    None when the bound does not narrow them (DEFAULT, hash, or a key that is an
+    expression); an empty list when no value can be read from it (FROM (MINVALUE)).
+    """
+    columns = parent.partition_columns
+    if not columns or None in columns:
+        return None
+    if range_bound := _RANGE.fullmatch(bound):
+        lower = _literals(range_bound["lower"])
+        if not lower or lower[0] is _OPEN:
+            return []  # FROM (MINVALUE): no value is its lower bound
+        return [
+            {
+                name: _load(text, parent.column(name).type)
+                for name, text in zip(columns, lower, strict=False)
+                if name is not None and text is not _OPEN
+            }
+        ]
+    if list_bound := _LIST.fullmatch(bound):
+        name = columns[0]
+        assert name is not None
+        return [
+            {name: _load(text, parent.column(name).type)}
+            for text in _literals(list_bound["values"])
+        ]
+    return None
+
+
+def partition_routes(catalog: Catalog, table: Table) -> list[dict[str, Any]]:
+    """Return key values that take a row of ``table`` to a leaf partition, one per choice.
+
+    Every level counts: the bounds of ``table`` itself and of the partitions above it
+    (a row inserted into a partition must fit it), and of each level below it down to
+    a leaf (a row routed to a partition that is partitioned again needs a home there
+    too). A partitioned table with no leaf has no route; a table outside any partition
+    tree gets an empty list (nothing to narrow), and so does a tree whose bounds say
+    nothing (hash, DEFAULT).
+    """
+    if table.kind != "partitioned table" and table.partition_of is None:
+        return []
+    routes = [{**up, **down} for up in _above(catalog, table) for down in _below(catalog, table)]
+    return [] if routes == [{}] else routes[:_MAX_ROUTES]
+
+
+_MAX_ROUTES = 1000
+
+
+def _above(catalog: Catalog, table: Table) -> list[dict[str, Any]]:
+    """Return the key values ``table``'s own bound and its ancestors' allow."""
+    if table.partition_of is None or table.partition_bound is None:
+        return [{}]
+    try:
+        parent = catalog.table(table.partition_of)
+    except KeyError:
+        return [{}]
+    here = bound_values(parent, table.partition_bound)
+    return [{**up, **value} for up in _above(catalog, parent) for value in here or [{}]]
+
+
+def _below(catalog: Catalog, table: Table) -> list[dict[str, Any]]:
+    """Return the key values that reach a leaf partition under ``table`` (itself, if one)."""
+    if table.kind != "partitioned table":
+        return [{}]
+    routes: list[dict[str, Any]] = []
+    for child in catalog.children(table.name):
+        here = bound_values(table, child.partition_bound or "")
+        below = _below(catalog, child)
+        routes += [
+            {**value, **down} for value in ([{}] if here is None else here) for down in below
+        ]
+        if len(routes) >= _MAX_ROUTES:
+            break
+    return routes
 
 
 def _literals(text: str) -> list[Any]:

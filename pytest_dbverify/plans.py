@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,9 +47,60 @@ _SETTING_PREFIX = "dbverify.k"
 
 
 def rejectable(error: psycopg.Error) -> bool:
-    """Return True for a refusal of a generated row that shows nothing (see REJECTABLE)."""
+    """Return True for a refusal of a generated row that shows nothing (see REJECTABLE).
+
+    Besides constraints and data exceptions: a business rule a trigger raises
+    (:func:`raised_by_function`), a row-level security policy the row does not meet
+    (:func:`refused_by_policy`), a setting a default or policy reads that the session
+    lacks (:func:`setting_missing`), and an INSERT a rule rewrites (:func:`rewritten`).
+    None of them is a constraint the checks are about, nor broken by the database.
+    """
     sqlstate = error.sqlstate or ""
-    return sqlstate in REJECTABLE or sqlstate.startswith("22")
+    return (
+        sqlstate in REJECTABLE
+        or sqlstate.startswith("22")
+        or raised_by_function(error) is not None
+        or refused_by_policy(error)
+        or setting_missing(error) is not None
+        or rewritten(error)
+    )
+
+
+def raised_by_function(error: psycopg.Error) -> str | None:
+    """Return the function whose RAISE made ``error`` (a trigger's business rule), if any.
+
+    PL/pgSQL's RAISE EXCEPTION is P0001 by default, any code with ``USING ERRCODE``;
+    either way the context names the function and the RAISE (a constraint's error, even
+    inside a trigger, names no RAISE).
+    """
+    found = _RAISED.search(error.diag.context or "")
+    return found["function"] if found else None
+
+
+def refused_by_policy(error: psycopg.Error) -> bool:
+    """Return True for a new row a row-level security policy refuses (42501)."""
+    return error.sqlstate == "42501" and (error.diag.message_primary or "").startswith(
+        "new row violates row-level security policy"
+    )
+
+
+def setting_missing(error: psycopg.Error) -> str | None:
+    """Return the custom setting the session lacks (``current_setting('app.tenant')``)."""
+    if error.sqlstate != "42704":
+        return None
+    found = _MISSING_SETTING.fullmatch(error.diag.message_primary or "")
+    return found["name"] if found else None
+
+
+def rewritten(error: psycopg.Error) -> bool:
+    """Return True for an INSERT ... RETURNING a conditional or silent DO INSTEAD rule forbids."""
+    return error.sqlstate == "0A000" and (error.diag.message_primary or "").startswith(
+        "cannot perform INSERT RETURNING on relation"
+    )
+
+
+_RAISED = re.compile(r"PL/pgSQL function (?P<function>.+?)\([^()]*\) line \d+ at RAISE")
+_MISSING_SETTING = re.compile(r'unrecognized configuration parameter "(?P<name>[^"]+)"')
 
 
 class Rejected(Exception):

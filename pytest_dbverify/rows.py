@@ -31,6 +31,7 @@ from pytest_dbverify.batch import Batch
 from pytest_dbverify.catalog import Catalog, Column, Constraint, Table, TableName
 from pytest_dbverify.errors import DbverifyError
 from pytest_dbverify.names import quoted
+from pytest_dbverify.partitions import partition_routes
 from pytest_dbverify.plans import (
     ExamplePlan,
     LockWait,
@@ -97,7 +98,7 @@ class RowPlanner:
         :func:`pytest_dbverify.strategies.rows_for`), as for every parent.
         A parent's key is a :class:`pytest_dbverify.plans.Ref` until the batch has run.
         """
-        overrides = dict(overrides or {})
+        overrides = {**self._route(table, overrides or {}), **(overrides or {})}
         # A parent made for a child's reference only has to exist: draw what it needs.
         minimal = minimal or bool(self._stack)
         if len(self._stack) > _MAX_DEPTH:
@@ -179,12 +180,42 @@ class RowPlanner:
             for ref in fk.ref_columns
         }
 
+    def _route(self, table: Table, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        """Draw partition keys that lead a row of ``table`` to an existing leaf partition.
+
+        The columns the caller chose, and references (a parent's key), are left out.
+        """
+        routes = partition_routes(self.catalog, table)
+        if not routes:
+            return {}
+        references = {c for fk in self._foreign_keys(table) for c in fk.columns}
+        route = self.draw(st.sampled_from(routes))
+        return {
+            name: value
+            for name, value in route.items()
+            if name not in overrides and name not in references and table.column(name).insertable
+        }
+
+    def _foreign_keys(self, table: Table) -> list[Constraint]:
+        """Return the table's foreign keys, and those declared on its partitions only.
+
+        A row routed to a partition must meet that partition's keys: a parent for each.
+        """
+        own = list(table.foreign_keys)
+        if table.kind == "partitioned table":
+            names = {(fk.columns, fk.ref_table, fk.ref_columns) for fk in own}
+            for _, fk in self.catalog.partition_foreign_keys(table):
+                if (fk.columns, fk.ref_table, fk.ref_columns) not in names:
+                    names.add((fk.columns, fk.ref_table, fk.ref_columns))
+                    own.append(fk)
+        return own
+
     def _references(
         self, table: Table, overrides: Mapping[str, Any], linked: set[str]
     ) -> dict[str, Any]:
         """Fill each foreign key's columns from a parent row (or NULL, or a deferred key)."""
         filled: dict[str, Any] = {}
-        for fk in table.foreign_keys:
+        for fk in self._foreign_keys(table):
             if all(column in overrides or column in filled for column in fk.columns):
                 continue
             filled.update(self._reference(table, fk, force=bool(linked & set(fk.columns))))
@@ -221,7 +252,12 @@ class RowPlanner:
         }
 
     def _break_cycle(self, table: Table, fk: Constraint, parent: Table) -> dict[str, Any]:
-        if not fk.deferrable:
+        # A row may reference itself: its key is known before any foreign key is checked
+        # (after the row is written), so a NOT NULL self reference needs no deferral.
+        itself = self._stack[-1][0] == table.name == parent.name and all(
+            table.column(r).insertable for r in fk.ref_columns
+        )
+        if not fk.deferrable and not itself:
             raise CannotGenerate(
                 f"{table.name}: foreign key {fk.name} closes a cycle of NOT NULL, "
                 "non-deferrable references: no row can be inserted first"
@@ -238,7 +274,8 @@ class RowPlanner:
         # Promised to that very row (its frame's values), not to its table: a row of the
         # same table made meanwhile (a self reference) must not take the key.
         chosen.update({ref: value for ref, value in key.items() if ref not in chosen})
-        self._defer(table, fk)
+        if fk.deferrable:
+            self._defer(table, fk)
         return {column: key[ref] for column, ref in zip(fk.columns, fk.ref_columns, strict=True)}
 
     def _defer(self, table: Table, fk: Constraint) -> None:

@@ -99,6 +99,17 @@ _INTERVAL_DAYS: Final = 3_650_000  # about 10,000 years either way
 _TIMEZONE_MINUTES: Final = 15 * 60 + 59  # timetz offsets PostgreSQL accepts: +-15:59
 _ARRAY_MAX_SIZE: Final = 4
 _SEQUENCE_DEFAULT: Final = re.compile(r"^nextval\(", re.IGNORECASE)
+# A default read from the session (current_setting('app.tenant'), CURRENT_USER): what a
+# row-level security policy or a trigger expects of this session; never drawn over.
+_SESSION_DEFAULT: Final = re.compile(
+    r"\bcurrent_setting\(|\b(?:current_user|session_user|current_role)\b", re.IGNORECASE
+)
+
+
+def session_default(column: Column) -> bool:
+    """Return True if the column's default reads the session (a setting, the role)."""
+    return _SESSION_DEFAULT.search(column.default or "") is not None
+
 
 # Bounds of every temporal type, as PostgreSQL and Python can both hold them. timestamptz
 # stays a day inside Python's years 1-9999: psycopg reads it back in the session's time
@@ -1051,6 +1062,7 @@ def _rows_for(
             name in foreign
             or column.identity
             or _SEQUENCE_DEFAULT.match(column.default or "") is not None
+            or session_default(column)
         ):
             continue
         drawable[name] = _drawable(table, name, registry, generation)

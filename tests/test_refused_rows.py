@@ -9,10 +9,12 @@ another, a child row a parent's trigger makes. On both servers.
 
 from __future__ import annotations
 
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import psycopg
 import pytest
 
 from pytest_dbverify.embedded import ServerInfo
@@ -69,14 +71,16 @@ def db(pg_server: ServerInfo) -> Iterator[Database]:
     drop_database(database)
 
 
-def verify(pytester: pytest.Pytester, db: Database, schema: str, *args: str) -> dict[str, Outcome]:
-    """Load ``schema`` into ``db``, run ``pytest --dbverify`` on it; return the outcomes."""
+def verify(
+    pytester: pytest.Pytester, db: Database, schema: str, *args: str, url: str | None = None
+) -> dict[str, Outcome]:
+    """Load ``schema`` into ``db``, verify it as ``url`` (else ``db``'s); return the outcomes."""
     with db.connect(autocommit=True) as conn:
         conn.execute(schema)  # type: ignore[arg-type]
     junit = pytester.path / "junit.xml"
     pytester.runpytest_inprocess(
         "--dbverify",
-        f"--dbverify-url={db.url}",
+        f"--dbverify-url={url or db.url}",
         "--dbverify-expect=target",  # no migrations: the schema is loaded as SQL
         "--dbverify-schemas=r",
         "--dbverify-exclude=test_fk_indexed",
@@ -161,8 +165,129 @@ BEGIN
 END $$;
 CREATE TRIGGER hide BEFORE INSERT ON r.t FOR EACH ROW EXECUTE FUNCTION r.hide();
 """
+# A BEFORE trigger refuses rows outside a business rule (P0001, and a code of its own);
+# an AFTER trigger writes an audit row and bumps a counter on the parent.
+TRIGGER_RULES = """
+CREATE SCHEMA r;
+CREATE TABLE r.account (id integer PRIMARY KEY, payments integer NOT NULL DEFAULT 0);
+CREATE TABLE r.audit (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tbl text NOT NULL,
+                      row_id integer NOT NULL, at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE r.payment (id integer PRIMARY KEY,
+                        account_id integer NOT NULL REFERENCES r.account ON DELETE CASCADE,
+                        amount numeric(12,2) NOT NULL CHECK (amount > 0), note text UNIQUE);
+CREATE INDEX ON r.payment (account_id);
+CREATE FUNCTION r.limit_amount() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.amount > 10000 THEN RAISE EXCEPTION 'amount % over the limit', NEW.amount; END IF;
+    IF NEW.note LIKE '%x%' THEN RAISE EXCEPTION 'no x in notes' USING ERRCODE = 'P0042'; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER limit_amount BEFORE INSERT OR UPDATE ON r.payment
+    FOR EACH ROW EXECUTE FUNCTION r.limit_amount();
+CREATE FUNCTION r.audit_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO r.audit (tbl, row_id) VALUES (TG_TABLE_NAME, NEW.id);
+    UPDATE r.account SET payments = payments + 1 WHERE id = NEW.account_id;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER audit_row AFTER INSERT ON r.payment FOR EACH ROW EXECUTE FUNCTION r.audit_row();
+"""
+# A foreign key declared on one partition only; a range key defaulting to now() with no
+# partition for today; a DEFAULT partition; two levels of partitioning (one of its
+# sub-trees has no partition at all).
+PARTITIONS = """
+CREATE SCHEMA r;
+CREATE TABLE r.customer (id integer PRIMARY KEY);
+CREATE TABLE r.event (id bigint NOT NULL, at date NOT NULL, customer_id integer NOT NULL,
+                      PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE r.event_2024 PARTITION OF r.event FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+ALTER TABLE r.event_2024 ADD CONSTRAINT event_2024_customer_fkey
+    FOREIGN KEY (customer_id) REFERENCES r.customer ON DELETE CASCADE;
+CREATE TABLE r.log (id bigint NOT NULL, at timestamptz NOT NULL DEFAULT now(), msg text)
+    PARTITION BY RANGE (at);
+CREATE TABLE r.log_2020 PARTITION OF r.log FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+CREATE TABLE r.item (id integer NOT NULL, kind text NOT NULL, PRIMARY KEY (id, kind))
+    PARTITION BY LIST (kind);
+CREATE TABLE r.item_a PARTITION OF r.item FOR VALUES IN ('a');
+CREATE TABLE r.item_rest PARTITION OF r.item DEFAULT;
+CREATE TABLE r.reading (sensor integer NOT NULL, at timestamptz NOT NULL, v numeric,
+                        PRIMARY KEY (sensor, at)) PARTITION BY LIST (sensor);
+CREATE TABLE r.reading_1 PARTITION OF r.reading FOR VALUES IN (1) PARTITION BY RANGE (at);
+CREATE TABLE r.reading_1_2024 PARTITION OF r.reading_1
+    FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE r.reading_2 PARTITION OF r.reading FOR VALUES IN (2) PARTITION BY RANGE (at);
+CREATE TABLE r.nowhere (id integer NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+"""
+# Exclusion over ranges (btree_gist), NULLS NOT DISTINCT without a primary key, a cycle
+# closed through a nullable key, self references (nullable, NOT NULL deferrable, NOT NULL),
+# a CHECK that reads the clock.
+KEYS_AND_CYCLES = """
+CREATE EXTENSION IF NOT EXISTS btree_gist;
+CREATE SCHEMA r;
+CREATE TABLE r.booking (id integer PRIMARY KEY, room integer NOT NULL, during tstzrange NOT NULL,
+    CONSTRAINT booking_no_overlap EXCLUDE USING gist (room WITH =, during WITH &&));
+CREATE TABLE r.slot (room integer, label text,
+                     CONSTRAINT slot_room_label_key UNIQUE NULLS NOT DISTINCT (room, label));
+CREATE TABLE r.a (id integer PRIMARY KEY, b_id integer);
+CREATE TABLE r.b (id integer PRIMARY KEY, a_id integer NOT NULL REFERENCES r.a);
+ALTER TABLE r.a ADD CONSTRAINT a_b_fkey FOREIGN KEY (b_id) REFERENCES r.b;
+CREATE TABLE r.node (id integer PRIMARY KEY,
+                     parent_id integer REFERENCES r.node ON DELETE CASCADE);
+CREATE TABLE r.root (id integer PRIMARY KEY,
+                     parent_id integer NOT NULL REFERENCES r.root DEFERRABLE);
+CREATE TABLE r.self (id integer PRIMARY KEY, parent_id integer NOT NULL REFERENCES r.self);
+CREATE TABLE r.person (id integer PRIMARY KEY, birthdate date NOT NULL
+    CONSTRAINT adult CHECK (birthdate <= now() - '18 years'::interval));
+"""
 # Per class: a schema, and the items that must pass on it (each failed before its fix).
 CLASSES = {
+    "partitions": (
+        PARTITIONS,
+        [
+            "test_crud[r.event]",
+            "test_fk_enforced[r.event_2024.customer_id->r.customer.id]",
+            "test_fk_actions[r.event_2024.customer_id->r.customer.id]",
+            "test_unique_enforced[r.event.event_pkey]",
+            "test_index_consistent[r.event.event_pkey]",
+            "test_crud[r.log]",
+            "test_crud[r.item]",
+            "test_unique_enforced[r.item.item_pkey]",
+            "test_crud[r.reading]",
+            "test_unique_enforced[r.reading.reading_pkey]",
+            "test_not_null_enforced[r.reading.at]",
+        ],
+    ),
+    "keys_and_cycles": (
+        KEYS_AND_CYCLES,
+        [
+            "test_unique_enforced[r.booking.booking_no_overlap]",
+            "test_unique_enforced[r.slot.slot_room_label_key]",
+            "test_crud[r.slot]",
+            "test_fk_enforced[r.a.b_id->r.b.id]",
+            "test_fk_enforced[r.b.a_id->r.a.id]",
+            "test_fk_actions[r.node.parent_id->r.node.id]",
+            "test_fk_enforced[r.root.parent_id->r.root.id]",
+            "test_crud[r.self]",
+            "test_fk_enforced[r.self.parent_id->r.self.id]",
+            "test_fk_actions[r.self.parent_id->r.self.id]",
+            "test_unique_enforced[r.self.self_pkey]",
+            "test_check_enforced[r.person.adult]",
+            "test_crud[r.person]",
+        ],
+    ),
+    "trigger_business_rule_and_writes": (
+        TRIGGER_RULES,
+        [
+            "test_crud[r.payment]",
+            "test_fk_enforced[r.payment.account_id->r.account.id]",
+            "test_fk_actions[r.payment.account_id->r.account.id]",
+            "test_unique_enforced[r.payment.payment_note_key]",
+            "test_unique_enforced[r.payment.payment_pkey]",
+            "test_not_null_enforced[r.payment.id]",
+            "test_check_enforced[r.payment.payment_amount_check]",
+            "test_index_consistent[r.payment.payment_pkey]",
+        ],
+    ),
     "nullable_unique": (
         "CREATE SCHEMA r; CREATE TABLE r.t (id integer PRIMARY KEY, nick text UNIQUE);",
         ["test_unique_enforced[r.t.t_nick_key]"],
@@ -207,6 +332,16 @@ CLASSES = {
 }
 
 
+def test_a_partitioned_table_without_a_partition_skips_saying_so(
+    pytester: pytest.Pytester, db: Database
+) -> None:
+    outcomes = verify(pytester, db, PARTITIONS, "--dbverify-include=test_crud")
+    assert failures(outcomes) == []
+    crud = outcomes["test_crud[r.nowhere]"]
+    assert crud.outcome == "skipped"
+    assert "r.nowhere has no partition: no row can be stored in it; create one" in crud.message
+
+
 @pytest.mark.parametrize("kind", sorted(CLASSES))
 def test_what_a_generator_trips_on_passes(
     pytester: pytest.Pytester, db: Database, kind: str
@@ -217,3 +352,105 @@ def test_what_a_generator_trips_on_passes(
     assert {item: outcomes[item].outcome for item in items} == dict.fromkeys(items, "passed"), {
         item: outcomes[item].message for item in items
     }
+
+
+# Rows no example can make: a trigger refusing every row with a code of its own, and an
+# INSERT a DO INSTEAD rule rewrites (INSERT ... RETURNING is refused: 0A000).
+REFUSED_BY_NO_CONSTRAINT = """
+CREATE SCHEMA r;
+CREATE TABLE r.frozen (id integer PRIMARY KEY, v integer UNIQUE);
+CREATE FUNCTION r.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'frozen' USING ERRCODE = 'U0001'; END $$;
+CREATE TRIGGER refuse BEFORE INSERT ON r.frozen FOR EACH ROW EXECUTE FUNCTION r.refuse();
+CREATE TABLE r.old (id integer PRIMARY KEY, v text);
+CREATE TABLE r.new (id integer PRIMARY KEY, v text);
+CREATE RULE old_to_new AS ON INSERT TO r.old DO INSTEAD INSERT INTO r.new VALUES (NEW.*);
+CREATE TABLE r.doc (id integer PRIMARY KEY, title text NOT NULL,
+                    deleted boolean NOT NULL DEFAULT false);
+CREATE RULE doc_soft_delete AS ON DELETE TO r.doc
+    DO INSTEAD UPDATE r.doc SET deleted = true WHERE id = OLD.id;
+"""
+
+
+def test_rows_a_trigger_or_a_rule_refuses_skip_naming_it(
+    pytester: pytest.Pytester, db: Database
+) -> None:
+    outcomes = verify(pytester, db, REFUSED_BY_NO_CONSTRAINT)
+    assert failures(outcomes) == []
+    for item in ("test_crud[r.frozen]", "test_unique_enforced[r.frozen.frozen_v_key]"):
+        assert outcomes[item].outcome == "skipped"
+        assert "(DatabaseError U0001): frozen; raised by trigger refuse on r.frozen" in (
+            outcomes[item].message
+        )
+    for item in ("test_crud[r.old]", "test_not_null_enforced[r.old.id]"):
+        assert outcomes[item].outcome == "skipped"
+        assert "r.old has DO INSTEAD rules on INSERT (old_to_new)" in outcomes[item].message
+    assert outcomes["test_crud[r.doc]"].outcome == "passed"
+    assert outcomes["test_crud[r.new]"].outcome == "passed"
+
+
+# Row-level security, forced, for a role that does not own the tables: each row's tenant
+# is a column default read from a custom setting, which the policies read too.
+TENANTS = """
+CREATE SCHEMA r;
+CREATE TABLE r.note (
+    id        integer PRIMARY KEY,
+    tenant_id integer NOT NULL DEFAULT current_setting('app.tenant')::int,
+    body      text    NOT NULL,
+    CONSTRAINT note_body_key UNIQUE (tenant_id, body)
+);
+CREATE TABLE r.reply (
+    id        integer PRIMARY KEY,
+    note_id   integer NOT NULL REFERENCES r.note ON DELETE CASCADE,
+    tenant_id integer NOT NULL DEFAULT current_setting('app.tenant')::int
+);
+CREATE INDEX ON r.reply (note_id);
+ALTER TABLE r.note ENABLE ROW LEVEL SECURITY;
+ALTER TABLE r.note FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON r.note
+    USING (tenant_id = current_setting('app.tenant', true)::int);
+ALTER TABLE r.reply ENABLE ROW LEVEL SECURITY;
+CREATE POLICY reply_tenant ON r.reply
+    USING (tenant_id = current_setting('app.tenant', true)::int);
+GRANT USAGE ON SCHEMA r TO {role};
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA r TO {role};
+"""
+
+
+@pytest.fixture
+def tenant_role(db: Database) -> Iterator[str]:
+    """A LOGIN role that owns nothing; what it is granted in ``db`` goes before it does."""
+    role = f"tenant_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(db.server.conninfo(), autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')  # type: ignore[arg-type]
+    yield role
+    with db.connect(autocommit=True) as conn:
+        conn.execute(f'DROP OWNED BY "{role}"')  # type: ignore[arg-type]
+    with psycopg.connect(db.server.conninfo(), autocommit=True) as conn:
+        conn.execute(f'DROP ROLE "{role}"')  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("setting", [False, True], ids=["no-setting", "setting-in-url"])
+def test_row_level_security_skips_naming_the_policy_and_passes_with_the_setting(
+    pytester: pytest.Pytester, db: Database, tenant_role: str, setting: bool
+) -> None:
+    options = "&options=-c%20app.tenant%3D1" if setting else ""
+    url = db.url.replace(f"//{db.server.user}@", f"//{tenant_role}@") + options
+    outcomes = verify(pytester, db, TENANTS.format(role=f'"{tenant_role}"'), url=url)
+    assert failures(outcomes) == []
+    skipped = {name: o.message for name, o in outcomes.items() if o.outcome == "skipped"}
+    policy = "row-level security on r.note (policies: tenant_isolation USING ("
+    if setting:
+        # A NULL tenant is refused by the policy before NOT NULL can be: said so.
+        assert sorted(skipped) == [
+            "test_not_null_enforced[r.note.tenant_id]",
+            "test_not_null_enforced[r.reply.tenant_id]",
+        ]
+        assert policy in skipped["test_not_null_enforced[r.note.tenant_id]"]
+        return
+    assert "test_crud[r.note]" in skipped
+    assert (
+        "the setting app.tenant, which the verifying session lacks"
+        in (skipped["test_crud[r.note]"])
+    )
+    assert "?options=-c%20app.tenant%3D<value>" in skipped["test_crud[r.note]"]

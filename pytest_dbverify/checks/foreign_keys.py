@@ -24,10 +24,18 @@ RESTRICT_VIOLATION = ("23001", FOREIGN_KEY_VIOLATION)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """One item per foreign key of the expected schema."""
+    """One item per foreign key of the expected schema, and per one a partition adds."""
     if "foreign_key" not in metafunc.fixturenames:
         return
-    pairs = [(t, fk) for t in get_run(metafunc.config).checked_tables() for fk in t.foreign_keys]
+    run = get_run(metafunc.config)
+    pairs = [
+        pair
+        for t in run.checked_tables()
+        for pair in [
+            *((t, fk) for fk in t.foreign_keys),
+            *run.expected_catalog().partition_foreign_keys(t),
+        ]
+    ]
     metafunc.parametrize("foreign_key", pairs, ids=[fk_id(t, fk) for t, fk in pairs])
 
 

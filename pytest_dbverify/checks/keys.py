@@ -133,13 +133,18 @@ def _first_values(rows: RowPlanner, table: Table, rule: UniqueRule) -> dict[str,
     Drawn within what the predicate says of each column (``WHERE tier = 'vip'``): random
     values would rarely fall under the index.
     """
-    from pytest_dbverify.strategies import key_values, predicate_values
+    from pytest_dbverify.partitions import partition_routes
+    from pytest_dbverify.strategies import key_values, predicate_values, session_default
 
     references = {c for fk in table.foreign_keys for c in fk.columns}
+    # Partition keys are drawn together, along a route to an existing partition.
+    routed = {c for route in partition_routes(rows.catalog, table) for c in route}
     mentioned = table.mentioned(rule.predicate) if rule.predicate else []
     filled: dict[str, Any] = {}
     for c in dict.fromkeys([*rule.columns, *mentioned]):
-        if not table.column(c).insertable or c in references:
+        column = table.column(c)
+        # A default read from the session (a tenant's id) is what row security admits.
+        if not column.insertable or c in references | routed or session_default(column):
             continue
         key = c in rule.columns
         if rule.predicate:
@@ -184,13 +189,18 @@ def _differing(
     with, so only ``rule`` can object to the copy (a value left to a default differs
     anyway, or the copy collides there too and the example is drawn again).
     """
+    from pytest_dbverify.strategies import session_default
+
     references = {c for fk in table.foreign_keys for c in fk.columns}
     chosen: dict[str, Any] = {}
     for other in unique_rules(table):
         free = [
             c
             for c in other.columns
-            if c not in rule.columns and c not in references and table.column(c).insertable
+            if c not in rule.columns
+            and c not in references
+            and table.column(c).insertable
+            and not session_default(table.column(c))
         ]
         if other.name == rule.name or not free or any(c in chosen for c in free):
             continue

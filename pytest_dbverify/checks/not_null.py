@@ -105,11 +105,12 @@ def _insert_target(run: VerificationRun, table: Table, column: Column) -> Table:
     """Return where to insert: ``table``, or a leaf partition when the column is a key.
 
     A partitioned table routes a row before it checks it, and a NULL key has no
-    partition to go to (23514): only a partition of its own shows the NOT NULL.
+    partition to go to (23514), at any level: only a leaf partition shows the NOT NULL.
     """
-    if column.name not in table.partition_columns:
+    partitions = run.expected_catalog().partitions(table.name)
+    # A key at any level: a partition partitioned again routes by its own key too.
+    keys = {c for t in (table, *partitions) for c in t.partition_columns}
+    if column.name not in keys:
         return table
-    leaves = [
-        p for p in run.expected_catalog().partitions(table.name) if p.kind != "partitioned table"
-    ]
+    leaves = [p for p in partitions if p.kind != "partitioned table"]
     return leaves[0] if leaves else table

@@ -25,7 +25,21 @@ SELECT c.oid,
            SELECT FROM pg_catalog.pg_rewrite r
             WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN'
        ) AS has_rules,
-       c.relrowsecurity AS row_security
+       c.relrowsecurity AS row_security,
+       -- Each policy as "name USING (...) WITH CHECK (...)": what a refused row missed.
+       ARRAY(
+           SELECT p.polname
+                  || coalesce(' USING (' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) || ')', '')
+                  || coalesce(' WITH CHECK ('
+                              || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) || ')', '')
+             FROM pg_catalog.pg_policy p
+            WHERE p.polrelid = c.oid
+       ) AS policies,
+       -- DO INSTEAD rules ON INSERT (ev_type 3): an INSERT there writes elsewhere, or nothing.
+       ARRAY(
+           SELECT r.rulename::text FROM pg_catalog.pg_rewrite r
+            WHERE r.ev_class = c.oid AND r.ev_type = '3' AND r.is_instead
+       ) AS insert_rules
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   -- A partition has exactly one parent; plain inheritance children are ordinary tables.
