@@ -3,9 +3,9 @@
 ``pg_get_expr(conbin, conrelid)`` prints a CHECK fully parenthesized, with its constants
 cast: ``((difficulty >= 1) AND (difficulty <= 5))``, ``(format = ANY (ARRAY['text'::text,
 'quiz'::text]))``, ``((ended_at IS NULL) OR (ended_at >= created_at))``. :func:`parse`
-turns that text into a small tree. Whatever it does not know (a function, an operator, a
-CASE) becomes an :class:`Opaque` node: an unfamiliar construct costs precision, never
-correctness. On the tree:
+turns that text into a small tree, read by PostgreSQL's own parser (pglast). Whatever it
+does not know (an operator, a subquery) becomes an :class:`Opaque` node: an unfamiliar
+construct costs precision, never correctness. On the tree:
 
 - :func:`column_bounds`: per column, the range, allowed and excluded values implied by
   the single-column conditions of a conjunction (what the strategies generate within).
@@ -35,6 +35,18 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
+import pglast
+from pglast import ast
+from pglast.enums import (
+    A_Expr_Kind,
+    BoolExprType,
+    BoolTestType,
+    CoercionForm,
+    MinMaxOp,
+    NullTestType,
+    SetOperation,
+)
+
 from pytest_dbverify.catalog import ColumnType
 
 __all__ = [
@@ -43,6 +55,7 @@ __all__ = [
     "ArrayLit",
     "BoolOp",
     "BoolTest",
+    "Case",
     "Cast",
     "Collate",
     "Column",
@@ -229,86 +242,23 @@ class Func(Node):
 
 
 @dataclass(frozen=True)
-class Opaque(Node):
-    """Anything else: its value is never known here."""
+class Case(Node):
+    """``CASE [subject] WHEN ... THEN ... [ELSE ...] END``."""
 
-    text: str
-
-
-# --- tokens -------------------------------------------------------------------------------
-
-_TOKEN = re.compile(
-    r"""
-    (?P<space>\s+)
-    | (?P<string>'(?:[^']|'')*')
-    | (?P<qident>"(?:[^"]|"")*")
-    | (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
-    | (?P<word>[^\W\d]\w*\$?\w*)
-    | (?P<cast>::)
-    | (?P<op>[-+*/<>=~!@\#%^&|`?]+)
-    | (?P<punct>[(),\[\].])
-    """,
-    re.VERBOSE,
-)
+    subject: Node | None
+    whens: tuple[tuple[Node, Node], ...]
+    default: Node | None
 
 
 @dataclass(frozen=True)
-class _Token:
-    kind: str  # string, qident, number, word, cast, op, punct, end
+class Opaque(Node):
+    """Anything else: its value is never known here; ``args`` are the parts it reads."""
+
     text: str
-    start: int
-    end: int
-
-    @property
-    def value(self) -> str:
-        """Return the unquoted text of a string or quoted identifier."""
-        if self.kind == "string":
-            return self.text[1:-1].replace("''", "'")
-        if self.kind == "qident":
-            return self.text[1:-1].replace('""', '"')
-        return self.text
-
-    def is_word(self, *words: str) -> bool:
-        """Return True for an unquoted word equal (case-insensitively) to one of ``words``."""
-        return self.kind == "word" and self.text.upper() in words
-
-
-def _tokenize(text: str) -> list[_Token]:
-    tokens = []
-    pos = 0
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None:
-            raise ParseError(f"unexpected character {text[pos]!r} at {pos}")
-        kind = match.lastgroup or ""
-        if kind != "space":
-            tokens.append(_Token(kind, match.group(), pos, match.end()))
-        pos = match.end()
-    tokens.append(_Token("end", "", len(text), len(text)))
-    return tokens
+    args: tuple[Node, ...] = ()
 
 
 # --- types of constants -------------------------------------------------------------------
-
-# Type names as casts print them, to pg_type names (ColumnType.base speaks those).
-_TYPE_ALIASES: Final = {
-    "smallint": "int2",
-    "integer": "int4",
-    "int": "int4",
-    "bigint": "int8",
-    "real": "float4",
-    "double precision": "float8",
-    "float": "float8",
-    "decimal": "numeric",
-    "character varying": "varchar",
-    "character": "bpchar",
-    "char": "bpchar",
-    "boolean": "bool",
-    "timestamp without time zone": "timestamp",
-    "timestamp with time zone": "timestamptz",
-    "time without time zone": "time",
-    "time with time zone": "timetz",
-}
 
 _FAMILIES: Final = {
     "int2": "int",
@@ -534,399 +484,236 @@ def _convert(raw: Any, type_name: str) -> Any:
 
 # --- parser -------------------------------------------------------------------------------
 
-_COMPARISONS: Final = frozenset({"=", "<>", "!=", "<", "<=", ">", ">="})
+_COMPARISONS: Final = frozenset({"=", "<>", "<", "<=", ">", ">="})
 _FLIPPED: Final = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _NEGATED: Final = {"=": "<>", "<>": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _CONTAINMENT: Final = frozenset({"<@", "@>", "&&"})
 _MATCHES: Final = frozenset({"~", "~*", "!~", "!~*", "~~", "~~*", "!~~", "!~~*"})
-_SPECIAL_FUNCTIONS: Final = frozenset({"COALESCE", "NULLIF", "GREATEST", "LEAST"})
-_VALUE_FUNCTIONS: Final = frozenset(
-    {
-        "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "LOCALTIME", "LOCALTIMESTAMP",
-        "CURRENT_USER", "CURRENT_ROLE", "SESSION_USER", "SYSTEM_USER", "USER",
-        "CURRENT_CATALOG", "CURRENT_SCHEMA",
-    }
-)  # fmt: skip
-# Words that are never column names when unquoted (reserved in PostgreSQL's grammar).
-_RESERVED: Final = frozenset(
-    {
-        "AND", "OR", "NOT", "IS", "NULL", "TRUE", "FALSE", "ANY", "ALL", "SOME", "ARRAY",
-        "CASE", "WHEN", "THEN", "ELSE", "END", "BETWEEN", "IN", "LIKE", "ILIKE", "SIMILAR",
-        "COLLATE", "DISTINCT", "FROM", "ISNULL", "NOTNULL", "CAST", "EXISTS", "SELECT",
-    }
-)  # fmt: skip
-# Binding powers: OR < AND < NOT < IS < comparisons < other operators < + - < * / < ::
-_OR, _AND, _NOT, _IS, _CMP, _OTHER, _ADD, _MUL, _POSTFIX = range(1, 10)
+# Operators that are functions under another name: j ? 'k' is jsonb_exists(j, 'k').
+_OPERATOR_FUNCTIONS: Final = {"?": "jsonb_exists", "%": "mod"}
+# SQL syntax printed as a function of pg_catalog (POSITION(s IN x), TRIM(BOTH FROM x)).
+_SYNTAX_FUNCTIONS: Final = {"position": "strpos"}
+_CLOCK_FUNCTIONS: Final = {
+    "SVFOP_CURRENT_DATE": "current_date",
+    "SVFOP_CURRENT_TIMESTAMP": "now",
+    "SVFOP_CURRENT_TIMESTAMP_N": "now",
+    "SVFOP_LOCALTIMESTAMP": "localtimestamp",
+    "SVFOP_LOCALTIMESTAMP_N": "localtimestamp",
+}
+_BETWEEN: Final = {
+    A_Expr_Kind.AEXPR_BETWEEN: (False, False),
+    A_Expr_Kind.AEXPR_NOT_BETWEEN: (True, False),
+    A_Expr_Kind.AEXPR_BETWEEN_SYM: (False, True),
+    A_Expr_Kind.AEXPR_NOT_BETWEEN_SYM: (True, True),
+}
+_BOOL_TESTS: Final = {
+    BoolTestType.IS_TRUE: (True, False),
+    BoolTestType.IS_NOT_TRUE: (True, True),
+    BoolTestType.IS_FALSE: (False, False),
+    BoolTestType.IS_NOT_FALSE: (False, True),
+    BoolTestType.IS_UNKNOWN: (None, False),
+    BoolTestType.IS_NOT_UNKNOWN: (None, True),
+}
 
 
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = _tokenize(text)
-        self.pos = 0
+@dataclass(frozen=True)
+class _Converter:
+    """Turn pglast's raw parse tree of an expression into this module's nodes.
 
-    @property
-    def token(self) -> _Token:
-        return self.tokens[self.pos]
+    Handlers are named after pglast's node classes and take them as ``Any``: pglast
+    declares every field optional, where the grammar fills them.
+    """
 
-    def peek(self, ahead: int = 1) -> _Token:
-        return self.tokens[min(self.pos + ahead, len(self.tokens) - 1)]
+    text: str
 
-    def advance(self) -> _Token:
-        token = self.tokens[self.pos]
-        self.pos = min(self.pos + 1, len(self.tokens) - 1)
-        return token
+    def convert(self, node: Any) -> Node:
+        handler = getattr(self, f"_{type(node).__name__}", None)
+        if handler is None:
+            return self.opaque(node)
+        result: Node = handler(node)
+        return result
 
-    def expect(self, text: str) -> _Token:
-        if self.token.text.upper() != text or self.token.kind in ("string", "qident"):
-            raise ParseError(f"expected {text!r} at {self.token.start}, got {self.token.text!r}")
-        return self.advance()
+    def opaque(self, node: Any, args: Iterable[Any] = ()) -> Opaque:
+        """Return an unknown part, keeping what it reads (its columns) as ``args``."""
+        children = tuple(self.convert(arg) for arg in args if isinstance(arg, ast.Node))
+        return Opaque(type(node).__name__, children or _column_refs(node, self))
 
-    def parse(self) -> Node:
-        node = self.expression(0)
-        if self.token.kind != "end":
-            raise ParseError(f"unexpected {self.token.text!r} at {self.token.start}")
-        return node
-
-    def expression(self, min_power: int) -> Node:
-        left = self.prefix()
-        while True:
-            result = self.infix(left, min_power)
-            if result is None:
-                return left
-            left = result
-
-    # -- prefix positions
-
-    def prefix(self) -> Node:
-        token = self.token
-        if token.text == "(" and token.kind == "punct":
-            return self.parenthesized()
-        if token.is_word("NOT"):
-            self.advance()
-            return Not(self.expression(_NOT))
-        if token.kind == "op" and token.text in ("-", "+"):
-            self.advance()
-            operand = self.expression(_POSTFIX)
-            if isinstance(operand, Const) and isinstance(operand.value, (int, Decimal, float)):
-                value = -operand.value if token.text == "-" else operand.value
-                return Const(value, operand.type)
-            return Opaque(self.text[token.start : self.tokens[self.pos - 1].end])
-        if token.kind == "string":
-            self.advance()
-            return Const(token.value, "unknown")
-        if token.kind == "number":
-            self.advance()
-            if re.fullmatch(r"\d+", token.text):
-                number = int(token.text)
-                return Const(number, "int4" if number <= INT_RANGES["int4"][1] else "int8")
-            return Const(Decimal(token.text), "numeric")
-        if token.kind == "word":
-            return self.word()
-        if token.kind == "qident":
-            return self.name()
-        raise ParseError(f"unexpected {token.text!r} at {token.start}")
-
-    def parenthesized(self) -> Node:
-        start = self.pos
-        self.advance()
-        try:
-            inner = self.expression(0)
-            self.expect(")")
-        except ParseError:
-            # Keep what is understood around this group: skip to its closing parenthesis.
-            self.pos = start
-            end = self.skip_group()
-            return Opaque(self.text[self.tokens[start].start : end])
-        return inner
-
-    def skip_group(self) -> int:
-        """Skip a balanced ``( ... )`` (or ``[ ... ]``) and return the text offset after it."""
-        depth = 0
-        while True:
-            token = self.advance()
-            if token.kind == "end":
-                raise ParseError("unbalanced parentheses")
-            if token.kind == "punct" and token.text in "([":
-                depth += 1
-            elif token.kind == "punct" and token.text in ")]":
-                depth -= 1
-                if depth == 0:
-                    return token.end
-
-    def word(self) -> Node:
-        token = self.token
-        upper = token.text.upper()
-        if upper == "NULL":
-            self.advance()
+    def _A_Const(self, node: Any) -> Node:
+        value: Any = node.val
+        if node.isnull or value is None:
             return Const(None, "unknown")
-        if upper in ("TRUE", "FALSE"):
-            self.advance()
-            return Const(upper == "TRUE", "bool")
-        if upper == "ARRAY":
-            self.advance()
-            return self.array()
-        if upper == "CASE":
-            return self.case()
-        if token.text == DOMAIN_VALUE:
-            self.advance()
+        if isinstance(value, ast.Integer):
+            number = int(value.ival or 0)
+            return Const(number, "int4")
+        if isinstance(value, ast.Float):
+            # An integer too big for int4 arrives as a Float: it is an int8 if it fits.
+            digits = str(value.fval)
+            if digits.isdigit() and int(digits) <= INT_RANGES["int8"][1]:
+                return Const(int(digits), "int8")
+            return Const(Decimal(digits), "numeric")
+        if isinstance(value, ast.Boolean):
+            return Const(bool(value.boolval), "bool")
+        if isinstance(value, ast.String):
+            return Const(value.sval, "unknown")
+        return self.opaque(node)
+
+    def _ColumnRef(self, node: Any) -> Node:
+        fields = node.fields
+        if len(fields) != 1 or not isinstance(fields[0], ast.String):
+            return self.opaque(node)
+        name = str(fields[0].sval)
+        # A domain CHECK says VALUE, unquoted: pglast folds it to "value".
+        if name == "value" and self.text.startswith(DOMAIN_VALUE, node.location):
             return Column(DOMAIN_VALUE)
-        if upper in _SPECIAL_FUNCTIONS and self.peek().text == "(":
-            self.advance()
-            return Func(token.text.lower(), self.arguments())
-        if upper in _RESERVED:
-            raise ParseError(f"unexpected {token.text!r} at {token.start}")
-        return self.name()
+        return Column(name)
 
-    def name(self) -> Node:
-        start = self.token
-        parts = [self.advance().value]
-        while self.token.text == "." and self.token.kind == "punct":
-            self.advance()
-            if self.token.kind not in ("word", "qident"):
-                raise ParseError(f"unexpected {self.token.text!r} at {self.token.start}")
-            parts.append(self.advance().value)
-        if self.token.text == "(" and self.token.kind == "punct":
-            if start.kind == "word" and start.text == "POSITION" and len(parts) == 1:
-                return self.position()
-            if start.kind == "word" and start.text.isupper():
-                # PostgreSQL prints plain function names in lower case; upper case is SQL
-                # syntax with keywords inside (TRIM(BOTH FROM x), EXTRACT(year FROM d)).
-                end = self.skip_group()
-                return Opaque(self.text[start.start : end])
-            return Func(parts[-1].lower() if start.kind == "word" else parts[-1], self.arguments())
-        if len(parts) > 1:
-            raise ParseError(f"qualified name {'.'.join(parts)!r} is not a column")
-        if start.kind == "word" and start.text.upper() in _VALUE_FUNCTIONS:
-            return Opaque(start.text)  # CURRENT_DATE, LOCALTIMESTAMP...: never columns
-        # Unquoted names fold to lower case, as PostgreSQL folds them.
-        return Column(parts[0] if start.kind == "qident" else parts[0].lower())
+    def _TypeCast(self, node: Any) -> Node:
+        return _cast(self.convert(node.arg), _type_name(node.typeName))
 
-    def position(self) -> Node:
-        """Read ``POSITION(sub IN text)``, the same as ``strpos(text, sub)``."""
-        self.expect("(")
-        sub = self.expression(_CMP + 1)  # IN here is the syntax's, not a list's
-        self.expect("IN")
-        text = self.expression(0)
-        self.expect(")")
-        return Func("strpos", (text, sub))
+    def _CollateClause(self, node: Any) -> Node:
+        return Collate(self.convert(node.arg), node.collname[-1].sval)
 
-    def arguments(self) -> tuple[Node, ...]:
-        self.expect("(")
-        args: list[Node] = []
-        if self.token.text == ")":
-            self.advance()
-            return ()
-        while True:
-            args.append(self.expression(0))
-            if self.token.text == ",":
-                self.advance()
-                continue
-            self.expect(")")
-            return tuple(args)
+    def _A_ArrayExpr(self, node: Any) -> Node:
+        return ArrayLit(tuple(self.convert(item) for item in node.elements or ()))
 
-    def array(self) -> Node:
-        self.expect("[")
-        items: list[Node] = []
-        if self.token.text != "]":
-            while True:
-                items.append(self.expression(0))
-                if self.token.text != ",":
-                    break
-                self.advance()
-        self.expect("]")
-        return ArrayLit(tuple(items))
+    def _BoolExpr(self, node: Any) -> Node:
+        args = [self.convert(arg) for arg in node.args]
+        if node.boolop == BoolExprType.NOT_EXPR:
+            return Not(args[0])
+        op: Literal["AND", "OR"] = "AND" if node.boolop == BoolExprType.AND_EXPR else "OR"
+        # (a AND b) AND c is a AND b AND c: flat, so that every conjunct is seen.
+        flat = [
+            part
+            for arg in args
+            for part in (arg.args if isinstance(arg, BoolOp) and arg.op == op else (arg,))
+        ]
+        return BoolOp(op, tuple(flat))
 
-    def case(self) -> Node:
-        start = self.token.start
-        depth = 0
-        while True:
-            token = self.advance()
-            if token.kind == "end":
-                raise ParseError("CASE without END")
-            if token.is_word("CASE"):
-                depth += 1
-            elif token.is_word("END"):
-                depth -= 1
-                if depth == 0:
-                    return Opaque(self.text[start : token.end])
+    def _NullTest(self, node: Any) -> Node:
+        negated = node.nulltesttype == NullTestType.IS_NOT_NULL
+        return NullTest(self.convert(node.arg), negated)
 
-    # -- infix and postfix positions
+    def _BooleanTest(self, node: Any) -> Node:
+        value, negated = _BOOL_TESTS[node.booltesttype]
+        return BoolTest(self.convert(node.arg), value, negated)
 
-    def infix(self, left: Node, min_power: int) -> Node | None:
-        token = self.token
-        text = token.text.upper() if token.kind == "word" else token.text
-        if token.kind in ("string", "qident", "number", "end"):
-            return None
-        if token.kind == "cast":
-            if min_power > _POSTFIX:
-                return None
-            self.advance()
-            return _cast(left, self.type_name())
-        if token.is_word("COLLATE"):
-            if min_power > _POSTFIX:
-                return None
-            self.advance()
-            collation = self.advance().value
-            while self.token.kind == "punct" and self.token.text == ".":
-                self.advance()
-                collation = self.advance().value
-            return Collate(left, collation)
-        if token.kind == "punct" and text == "[":
-            raise ParseError("subscripts are not supported")
-        if text in ("AND", "OR") and token.kind == "word":
-            power = _AND if text == "AND" else _OR
-            if power < min_power:
-                return None
-            self.advance()
-            right = self.expression(power + 1)
-            args = left.args if isinstance(left, BoolOp) and left.op == text else (left,)
-            return BoolOp("AND" if text == "AND" else "OR", (*args, right))
-        if text == "IS" and token.kind == "word":
-            if min_power > _IS:
-                return None
-            self.advance()
-            return self.is_test(left)
-        if token.is_word("ISNULL", "NOTNULL"):
-            if min_power > _IS:
-                return None
-            self.advance()
-            return NullTest(left, negated=text == "NOTNULL")
-        negated = False
-        if token.is_word("NOT") and self.peek().is_word(
-            "BETWEEN", "IN", "LIKE", "ILIKE", "SIMILAR"
-        ):
-            if min_power > _CMP:
-                return None
-            self.advance()
-            negated = True
-            token = self.token
-            text = token.text.upper()
-        if token.is_word("BETWEEN"):
-            if min_power > _CMP:
-                return None
-            self.advance()
-            return self.between(left, negated)
-        if token.is_word("IN"):
-            if min_power > _CMP:
-                return None
-            self.advance()
-            items = self.arguments()
-            return Quantified("<>" if negated else "=", left, ArrayLit(items), all=negated)
-        if token.is_word("LIKE", "ILIKE", "SIMILAR"):
-            if min_power > _CMP:
-                return None
-            self.advance()
-            if text == "SIMILAR":
-                self.expect("TO")
-            right = self.expression(_CMP + 1)
-            if text == "SIMILAR":
-                return Opaque(f"{left!r} SIMILAR TO {right!r}")
-            op = ("!" if negated else "") + ("~~*" if text == "ILIKE" else "~~")
-            return Match(op, left, right)
-        if token.kind != "op":
-            return None
-        op = "<>" if text == "!=" else text
+    def _CoalesceExpr(self, node: Any) -> Node:
+        return Func("coalesce", tuple(self.convert(arg) for arg in node.args))
+
+    def _MinMaxExpr(self, node: Any) -> Node:
+        name = "greatest" if node.op == MinMaxOp.IS_GREATEST else "least"
+        return Func(name, tuple(self.convert(arg) for arg in node.args))
+
+    def _SQLValueFunction(self, node: Any) -> Node:
+        name = _CLOCK_FUNCTIONS.get(node.op.name)
+        return Func(name, ()) if name else self.opaque(node)
+
+    def _CaseExpr(self, node: Any) -> Node:
+        subject = self.convert(node.arg) if node.arg is not None else None
+        whens = tuple((self.convert(w.expr), self.convert(w.result)) for w in node.args)
+        default = self.convert(node.defresult) if node.defresult is not None else None
+        return Case(subject, whens, default)
+
+    def _FuncCall(self, node: Any) -> Node:
+        if node.agg_star or node.agg_distinct or node.func_variadic or node.over or node.agg_order:
+            return self.opaque(node, node.args or ())
+        name = node.funcname[-1].sval
+        if node.funcformat == CoercionForm.COERCE_SQL_SYNTAX:
+            name = _SYNTAX_FUNCTIONS.get(name, name)
+        return Func(name, tuple(self.convert(arg) for arg in node.args or ()))
+
+    def _A_Expr(self, node: Any) -> Node:
+        kind = node.kind
+        op = node.name[-1].sval if node.name else ""
+        if kind in _BETWEEN:
+            low, high = node.rexpr
+            negated, symmetric = _BETWEEN[kind]
+            left = self.convert(node.lexpr)
+            return _between(left, self.convert(low), self.convert(high), negated, symmetric)
+        if kind == A_Expr_Kind.AEXPR_IN:
+            items = ArrayLit(tuple(self.convert(item) for item in node.rexpr))
+            return Quantified(op, self.convert(node.lexpr), items, all=op == "<>")
+        if kind in (A_Expr_Kind.AEXPR_OP_ANY, A_Expr_Kind.AEXPR_OP_ALL) and op in _COMPARISONS:
+            left, right = self.convert(node.lexpr), self.convert(node.rexpr)
+            return Quantified(op, left, right, all=kind == A_Expr_Kind.AEXPR_OP_ALL)
+        if kind == A_Expr_Kind.AEXPR_NULLIF:
+            return Func("nullif", (self.convert(node.lexpr), self.convert(node.rexpr)))
+        if kind == A_Expr_Kind.AEXPR_SIMILAR:
+            return self.similar(node, negated=op == "!~")
+        if kind not in (A_Expr_Kind.AEXPR_OP, A_Expr_Kind.AEXPR_LIKE, A_Expr_Kind.AEXPR_ILIKE):
+            return self.opaque(node, (node.lexpr, node.rexpr))
+        if node.lexpr is None:
+            return self.prefix(node, op)
+        left, right = self.convert(node.lexpr), self.convert(node.rexpr)
         if op in _COMPARISONS:
-            if min_power > _CMP:
-                return None
-            self.advance()
-            if self.token.is_word("ANY", "SOME", "ALL"):
-                quantifier = self.advance().text.upper()
-                self.expect("(")
-                right = self.expression(0)
-                self.expect(")")
-                return Quantified(op, left, right, all=quantifier == "ALL")
-            return Compare(op, left, self.expression(_CMP + 1))
-        power = _ADD if op in ("+", "-") else _MUL if op in ("*", "/", "%") else _OTHER
-        if power < min_power:
-            return None
-        self.advance()
-        right = self.expression(power + 1)
+            return Compare(op, left, right)
+        if op in _MATCHES:
+            if op in ("~", "!~") and _is_func(right, "similar_to_escape", 1):
+                # SIMILAR TO, as the server prints it: x ~ similar_to_escape('pattern').
+                assert isinstance(right, Func)
+                return Match("!similar" if op == "!~" else "similar", left, right.args[0])
+            return Match(op, left, right)
         if op in _CONTAINMENT:
             return Contains(op, left, right)
-        if op in _MATCHES:
-            return Match(op, left, right)
         if op in ("+", "-"):
             return Arith(op, left, right)
-        return Opaque(f"({left!r} {op} {right!r})")
+        if op in _OPERATOR_FUNCTIONS:
+            return Func(_OPERATOR_FUNCTIONS[op], (left, right))
+        return Opaque(op, (left, right))
 
-    def is_test(self, left: Node) -> Node:
-        negated = False
-        if self.token.is_word("NOT"):
-            self.advance()
-            negated = True
-        word = self.advance()
-        if word.is_word("NULL"):
-            return NullTest(left, negated)
-        if word.is_word("TRUE", "FALSE", "UNKNOWN"):
-            value = {"TRUE": True, "FALSE": False, "UNKNOWN": None}[word.text.upper()]
-            return BoolTest(left, value, negated)
-        if word.is_word("DISTINCT"):
-            self.expect("FROM")
-            right = self.expression(_IS + 1)
-            return Opaque(f"({left!r} IS DISTINCT FROM {right!r})")
-        raise ParseError(f"unsupported IS {word.text!r} at {word.start}")
+    def similar(self, node: Any, negated: bool) -> Node:
+        left, pattern = self.convert(node.lexpr), node.rexpr
+        # Written SQL (x SIMILAR TO 'p') reads as x ~ similar_to_escape('p') too.
+        arguments: Any = pattern.args if isinstance(pattern, ast.FuncCall) else None
+        if arguments and len(arguments) == 1:
+            return Match("!similar" if negated else "similar", left, self.convert(arguments[0]))
+        return self.opaque(node, (node.lexpr, node.rexpr))
 
-    def between(self, left: Node, negated: bool) -> Node:
-        symmetric = False
-        if self.token.is_word("SYMMETRIC", "ASYMMETRIC"):
-            symmetric = self.advance().text.upper() == "SYMMETRIC"
-        low = self.expression(_CMP + 1)
-        self.expect("AND")
-        high = self.expression(_CMP + 1)
-        if negated:
-            outside = BoolOp("OR", (Compare("<", left, low), Compare(">", left, high)))
-            if symmetric:
-                swapped = BoolOp("OR", (Compare("<", left, high), Compare(">", left, low)))
-                return BoolOp("AND", (outside, swapped))
-            return outside
-        inside = BoolOp("AND", (Compare(">=", left, low), Compare("<=", left, high)))
+    def prefix(self, node: Any, op: str) -> Node:
+        operand = self.convert(node.rexpr)
+        if op == "-" and isinstance(operand, Const) and _as_decimal(operand.value) is not None:
+            return Const(-operand.value, operand.type)
+        if op == "+" and isinstance(operand, Const) and _as_decimal(operand.value) is not None:
+            return operand
+        return Opaque(op, (operand,))
+
+
+def _column_refs(node: Any, converter: _Converter) -> tuple[Node, ...]:
+    """Return the columns an unknown part of the tree reads (for columns_of)."""
+    found: list[Node] = []
+
+    def visit(value: Any) -> None:
+        if isinstance(value, ast.ColumnRef):
+            found.append(converter.convert(value))
+        elif isinstance(value, ast.Node):
+            for name in value:
+                visit(getattr(value, name))
+        elif isinstance(value, tuple):
+            for item in value:
+                visit(item)
+
+    visit(node)
+    return tuple(dict.fromkeys(found))
+
+
+def _type_name(node: Any) -> str:
+    """Return a cast's type as its pg_type name (``int4``, ``text[]``, ``mood``)."""
+    name = str(node.names[-1].sval)
+    return name + "[]" * len(node.arrayBounds or ())
+
+
+def _between(left: Node, low: Node, high: Node, negated: bool, symmetric: bool) -> Node:
+    if negated:
+        outside = BoolOp("OR", (Compare("<", left, low), Compare(">", left, high)))
         if symmetric:
-            swapped = BoolOp("AND", (Compare(">=", left, high), Compare("<=", left, low)))
-            return BoolOp("OR", (inside, swapped))
-        return inside
-
-    def type_name(self) -> str:
-        """Read a type name after ``::`` and return its pg_type name (``text[]``...)."""
-        token = self.advance()
-        if token.kind not in ("word", "qident"):
-            raise ParseError(f"expected a type name at {token.start}")
-        if token.kind == "qident":
-            words = [token.value]
-            while self.token.text == "." and self.token.kind == "punct":
-                self.advance()
-                words = [self.advance().value]  # the schema does not matter here
-            name = words[0]
-        else:
-            words = [token.text.lower()]
-            while self.token.text == "." and self.token.kind == "punct":
-                self.advance()
-                words = [self.advance().value.lower()]
-            follow = {
-                "double": ("precision",),
-                "character": ("varying",),
-                "bit": ("varying",),
-                "timestamp": ("with", "without"),
-                "time": ("with", "without"),
-            }
-            if words[0] in follow:
-                if self.token.kind == "punct" and self.token.text == "(":
-                    self.skip_group()  # timestamp(3) with time zone: precision ignored
-                if self.token.kind == "word" and self.token.text.lower() in follow[words[0]]:
-                    words.append(self.advance().text.lower())
-                    if words[-1] in ("with", "without"):
-                        words.append(self.expect("TIME").text.lower())
-                        words.append(self.expect("ZONE").text.lower())
-            name = " ".join(words)
-        name = _TYPE_ALIASES.get(name, name)
-        if self.token.kind == "punct" and self.token.text == "(":
-            self.skip_group()  # varchar(10), numeric(10,2): constants are exact anyway
-        while self.token.kind == "punct" and self.token.text == "[":
-            self.advance()
-            self.expect("]")
-            name += "[]"
-        return name
+            swapped = BoolOp("OR", (Compare("<", left, high), Compare(">", left, low)))
+            return BoolOp("AND", (outside, swapped))
+        return outside
+    inside = BoolOp("AND", (Compare(">=", left, low), Compare("<=", left, high)))
+    if symmetric:
+        swapped = BoolOp("AND", (Compare(">=", left, high), Compare("<=", left, low)))
+        return BoolOp("OR", (inside, swapped))
+    return inside
 
 
 def _cast(node: Node, type_name: str) -> Node:
@@ -934,8 +721,6 @@ def _cast(node: Node, type_name: str) -> Node:
     raw: Any
     if isinstance(node, Const):
         raw = node.value
-        if isinstance(raw, list) or (raw is not None and node.type.endswith("[]")):
-            raw = list(raw) if isinstance(raw, list) else raw
     elif isinstance(node, ArrayLit) and all(isinstance(item, Const) for item in node.items):
         raw = [item.value for item in node.items if isinstance(item, Const)]
     else:
@@ -950,6 +735,9 @@ def _cast(node: Node, type_name: str) -> Node:
 def parse(expression: str) -> Node:
     """Parse an expression as ``pg_get_expr`` prints it; unknown parts become :class:`Opaque`.
 
+    PostgreSQL's own parser (pglast, libpg_query) reads the text, so whatever the server
+    prints is read as the server reads it.
+
     Args:
         expression: A CHECK (or domain CHECK, or column default) expression's text.
 
@@ -957,10 +745,31 @@ def parse(expression: str) -> Node:
         The root node. Never raises: an expression the parser cannot read at all is one
         :class:`Opaque` node.
     """
+    # Read as the one item of a SELECT list; node locations count from the SELECT.
+    text = f"SELECT {expression}"
     try:
-        return _Parser(expression).parse()
-    except (ParseError, IndexError, RecursionError):
+        return _Converter(text).convert(_raw_tree(text))
+    except (ParseError, RecursionError):
         return Opaque(expression)
+
+
+def _raw_tree(text: str) -> Any:
+    """Return pglast's tree of the one expression a ``SELECT expression`` text selects."""
+    try:
+        statements = pglast.parse_sql(text)
+    except pglast.parser.ParseError as err:
+        raise ParseError(str(err)) from err
+    select = statements[0].stmt if len(statements) == 1 else None
+    if (
+        not isinstance(select, ast.SelectStmt)
+        or select.op != SetOperation.SETOP_NONE
+        or select.fromClause
+        or select.whereClause
+        or len(targets := select.targetList or ()) != 1
+        or targets[0].name
+    ):
+        raise ParseError(f"not one expression: {text[7:]!r}")
+    return targets[0].val
 
 
 def constant_value(expression: str) -> Any:
@@ -976,8 +785,11 @@ def _walk(node: Node) -> Iterator[Node]:
 
 
 def _children(node: Node) -> tuple[Node, ...]:
-    if isinstance(node, (BoolOp, Func)):
+    if isinstance(node, (BoolOp, Func, Opaque)):
         return node.args
+    if isinstance(node, Case):
+        parts = [part for when in node.whens for part in when]
+        return tuple(p for p in (node.subject, *parts, node.default) if p is not None)
     if isinstance(node, ArrayLit):
         return node.items
     if isinstance(node, (Compare, Quantified, Contains, Arith, Match)):
