@@ -55,6 +55,7 @@ __all__ = [
     "ArrayLit",
     "BoolOp",
     "BoolTest",
+    "CalendarInterval",
     "Case",
     "Cast",
     "Collate",
@@ -77,6 +78,7 @@ __all__ = [
     "columns_of",
     "constant_value",
     "evaluate",
+    "null_patterns",
     "parse",
     "python_pattern",
     "violations",
@@ -310,6 +312,37 @@ class CiText(str):
     """A ``citext`` value: equality ignores case (only told apart for ASCII text)."""
 
     __slots__ = ()
+
+
+@dataclass(frozen=True)
+class CalendarInterval:
+    """An interval with months (``'18 years'``): its length depends on the calendar."""
+
+    months: int
+    delta: timedelta = timedelta()
+
+    def after(self, moment: Any, sign: int = 1) -> Any:
+        """Return ``moment + sign * self``, months first (days past a month's end clamped)."""
+        months = moment.year * 12 + moment.month - 1 + sign * self.months
+        year, month = divmod(months, 12)
+        day = min(moment.day, _month_days(year, month + 1))
+        return moment.replace(year=year, month=month + 1, day=day) + sign * self.delta
+
+
+def _month_days(year: int, month: int) -> int:
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return (following - timedelta(days=1)).day
+
+
+_CALENDAR = re.compile(r"(?:([+-]?\d+) years?)?\s*(?:([+-]?\d+) mons?)?\s*(.*)")
+
+
+def _parse_calendar_interval(text: str) -> CalendarInterval:
+    match = _CALENDAR.fullmatch(text.strip())
+    if match is None or not (match[1] or match[2]):
+        raise ValueError(text)
+    months = int(match[1] or 0) * 12 + int(match[2] or 0)
+    return CalendarInterval(months, _parse_interval(match[3]) if match[3] else timedelta())
 
 
 def _float4(value: float) -> float:
@@ -636,6 +669,9 @@ class _Converter:
         if kind in (A_Expr_Kind.AEXPR_OP_ANY, A_Expr_Kind.AEXPR_OP_ALL) and op in _COMPARISONS:
             left, right = self.convert(node.lexpr), self.convert(node.rexpr)
             return Quantified(op, left, right, all=kind == A_Expr_Kind.AEXPR_OP_ALL)
+        if kind in (A_Expr_Kind.AEXPR_DISTINCT, A_Expr_Kind.AEXPR_NOT_DISTINCT):
+            distinct = Func("distinct", (self.convert(node.lexpr), self.convert(node.rexpr)))
+            return distinct if kind == A_Expr_Kind.AEXPR_DISTINCT else Not(distinct)
         if kind == A_Expr_Kind.AEXPR_NULLIF:
             return Func("nullif", (self.convert(node.lexpr), self.convert(node.rexpr)))
         if kind == A_Expr_Kind.AEXPR_SIMILAR:
@@ -728,7 +764,11 @@ def _cast(node: Node, type_name: str) -> Node:
     try:
         return Const(_convert(raw, type_name), type_name)
     except (ValueError, ArithmeticError, InvalidOperation):
-        return Opaque(f"{raw!r}::{type_name}")
+        pass
+    with contextlib.suppress(ValueError):
+        if type_name == "interval" and isinstance(raw, str):
+            return Const(_parse_calendar_interval(raw), type_name)
+    return Opaque(f"{raw!r}::{type_name}")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -827,27 +867,34 @@ _BOUND = re.compile(r"\{\d+(?:,\d*)?\}")
 
 
 def python_pattern(op: str, pattern: Any) -> str | None:
-    r"""Return a Python regex for ``~`` (a POSIX regex) or ``~~`` (LIKE), if it is simple.
+    r"""Return a Python regex for ``~`` (a POSIX regex), LIKE or SIMILAR TO, if it is simple.
 
     The result, compiled with :data:`PATTERN_FLAGS`, matches (``re.search``) only ASCII
     strings that PostgreSQL's operator matches too: on ASCII, classes such as
     ``[[:alpha:]]`` and ``\w`` mean the same in both dialects. Only a common subset is
     translated (literals, ``.``, brackets with POSIX classes, ``* + ? {m,n}``, groups,
-    ``|``, ``^ $``); anything else (back-references, lookahead, ``\m``, embedded
-    options) gives None. ``$`` becomes ``\Z``: Python's ``$`` also matches before a
-    final newline, PostgreSQL's does not.
+    ``|``, ``^ $``, lookahead and lookbehind); anything else (back-references, ``\m``,
+    embedded options) gives None. ``$`` becomes ``\Z``: Python's ``$`` also matches
+    before a final newline, PostgreSQL's does not. The case-insensitive operators
+    (``~*``, ILIKE) give the pattern in a ``(?i:...)`` group; a negated operator (``!~``,
+    NOT LIKE) gives the pattern its value must not match.
     """
     if not isinstance(pattern, str):
         return None
-    translated: str | None
-    if op == "~~":
-        translated = _like_pattern(pattern)
-    elif op == "~":
-        translated = _posix_pattern(pattern)
-    else:
-        return None  # negated or case-insensitive: not a shape of the value
+    base = op.removeprefix("!")
+    translators: dict[str, Callable[[str], str | None]] = {
+        "~~": _like_pattern,
+        "~~*": _like_pattern,
+        "~": _posix_pattern,
+        "~*": _posix_pattern,
+        "similar": _similar_pattern,
+    }
+    translator = translators.get(base)
+    translated = translator(pattern) if translator else None
     if translated is None:
         return None
+    if base.endswith("*"):
+        translated = f"(?i:{translated})"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a "possible nested set" warning: do not guess
         try:
@@ -891,9 +938,10 @@ def _posix_pattern(pattern: str) -> str | None:
                 return None
             parts.append(bracket)
         elif char == "(":
-            if pattern.startswith("(?", pos) and not pattern.startswith("(?:", pos):
-                return None  # lookahead, embedded options
-            group = "(?:" if pattern.startswith("(?:", pos) else "("
+            # Lookahead and lookbehind mean the same in both; embedded options do not.
+            group = next((g for g in _GROUPS if pattern.startswith(g, pos)), "(")
+            if group == "(" and pattern.startswith("(?", pos):
+                return None
             parts.append(group)
             pos += len(group)
         elif char == "{":
@@ -905,6 +953,40 @@ def _posix_pattern(pattern: str) -> str | None:
         else:
             parts.append(r"\Z" if char == "$" else char if char in "^.*+?|)" else re.escape(char))
             pos += 1
+    return "".join(parts)
+
+
+_GROUPS: Final = ("(?:", "(?=", "(?!", "(?<=", "(?<!")
+
+
+def _similar_pattern(pattern: str) -> str | None:
+    """Translate SIMILAR TO (SQL's regex: ``%``, ``_``, the whole value) to Python's."""
+    parts = [r"\A(?:"]
+    pos = 0
+    while pos < len(pattern):
+        char = pattern[pos]
+        if char == "\\":  # the default escape: the next character is itself
+            escaped = pattern[pos + 1 : pos + 2]
+            if not escaped:
+                return None
+            parts.append(re.escape(escaped))
+            pos += 2
+        elif char == "[":
+            pos, bracket = _posix_bracket(pattern, pos)
+            if bracket is None:
+                return None
+            parts.append(bracket)
+        elif char == "{":
+            bound = _BOUND.match(pattern, pos)
+            if bound is None:
+                return None
+            parts.append(bound.group())
+            pos = bound.end()
+        else:
+            special = {"%": ".*", "_": ".", "(": "(?:"}
+            parts.append(special.get(char) or (char if char in "|*+?)" else re.escape(char)))
+            pos += 1
+    parts.append(r")\Z")
     return "".join(parts)
 
 
@@ -1390,7 +1472,9 @@ class ColumnBounds:
     datetime...); the strategies convert them to the column's type. ``choices`` None
     means any value; ``min_length``/``max_length`` bound a text's length or an array's
     cardinality; ``element_choices`` bounds an array's elements (``col <@ ARRAY[...]``);
-    ``patterns`` are regular expressions (from ``~`` and LIKE) a value must match.
+    ``patterns`` are regular expressions (from ``~``, LIKE, SIMILAR TO) a value must
+    match, ``unmatched`` those it must not (``!~``, NOT LIKE); ``json_type`` and
+    ``json_keys`` shape a json value (``jsonb_typeof(x) = 'object'``, ``x ? 'key'``).
     Bounds constrain non-null values only: a CHECK passes on NULL (its result is NULL),
     so ``not_null`` comes from ``IS NOT NULL`` or ``IS TRUE`` alone.
     """
@@ -1406,6 +1490,9 @@ class ColumnBounds:
     max_length: int | None = None
     element_choices: tuple[Any, ...] | None = None
     patterns: tuple[str, ...] = ()  # Python regexes (see python_pattern) values must match
+    unmatched: tuple[str, ...] = ()  # Python regexes values must not match (!~, NOT LIKE)
+    json_type: str | None = None  # jsonb_typeof(x) = 'object'
+    json_keys: tuple[str, ...] = ()  # x ? 'key': an object with these keys
 
     def intersect(self, other: ColumnBounds) -> ColumnBounds:
         """Return the bounds that satisfy both ``self`` and ``other``."""
@@ -1429,6 +1516,9 @@ class ColumnBounds:
             max_length=min(max_lengths) if max_lengths else None,
             element_choices=_intersect_choices(self.element_choices, other.element_choices),
             patterns=_unique([*self.patterns, *other.patterns]),
+            unmatched=_unique([*self.unmatched, *other.unmatched]),
+            json_type=self.json_type or other.json_type,
+            json_keys=_unique([*self.json_keys, *other.json_keys]),
         )
 
     @property
@@ -1505,13 +1595,16 @@ def _atom_bounds(
         left, op, right = node.left, node.op, node.right
         if isinstance(left, Const) and not isinstance(right, Const):
             left, op, right = right, _FLIPPED[op], left
-        if op == "=" and not isinstance(right, Const):
-            return _case_bounds(left, right, types)
-        if not isinstance(right, Const) or right.value is None:
+        if not isinstance(right, Const):
+            paired = _case_bounds(left, right, types) if op == "=" else None
+            return paired or _clock_bounds(left, op, right, types)
+        if right.value is None or isinstance(right.value, CalendarInterval):
             return None
         value = right.value
         if isinstance(left, Func) and _is_func(left, "strpos", 2):
             return _position_bounds(left, op, value, types)
+        if isinstance(left, Func) and len(left.args) == 1 and left.name in _FUNCTION_BOUNDS:
+            return _function_bounds(left, op, value, types)
         name = _column_ref(left, types)
         if name is not None:
             if op == "=":
@@ -1534,6 +1627,14 @@ def _atom_bounds(
     if isinstance(node, Quantified):
         name = _column_ref(node.left, types)
         items = _list_constant(node.right)
+        if name is None and isinstance(node.left, Func) and node.left.name in _CASE_PATTERNS:
+            # upper(currency) IN ('USD', 'EUR'): the items of that case are values of it.
+            name = _column_ref(node.left.args[0], types) if len(node.left.args) == 1 else None
+            fold = str.upper if node.left.name == "upper" else str.lower
+            if items is not None and node.op == "=" and not node.all:
+                items = [i for i in items if isinstance(i, str) and i.isascii() and fold(i) == i]
+            else:
+                items = None
         if name is None or items is None:
             return None
         present = tuple(item for item in items if item is not None)
@@ -1543,19 +1644,13 @@ def _atom_bounds(
             return name, ColumnBounds(not_equal=present)
         return None
     if isinstance(node, Match) and isinstance(node.right, Const):
-        # lower(code) LIKE 'ab%': code matches, and lower(code) is code (no upper case).
-        case = next((p for f, p in _CASE_PATTERNS.items() if _is_func(node.left, f, 1)), None)
-        subject = node.left
-        if case is not None and isinstance(subject, Func):
-            subject = subject.args[0]
-        name = _column_ref(subject, types)
-        ctype = types.get(name) if types is not None and name is not None else None
-        if name is None or (ctype is not None and ctype.base == "bpchar"):
-            return None  # char(n) padding and patterns: not worth the doubt
-        pattern = python_pattern(node.op, node.right.value)
-        if pattern is None:
+        return _match_bounds(node, node.right.value, types)
+    if isinstance(node, Func) and _is_func(node, "jsonb_exists", 2):
+        name = _column_ref(node.args[0], types)
+        key = node.args[1]
+        if name is None or not isinstance(key, Const) or not isinstance(key.value, str):
             return None
-        return name, ColumnBounds(patterns=(pattern, case) if case else (pattern,))
+        return name, ColumnBounds(json_type="object", json_keys=(key.value,))
     if _is_func(node, "starts_with", 2) and isinstance(node, Func):
         name = _column_ref(node.args[0], types)
         prefix = node.args[1]
@@ -1589,6 +1684,110 @@ def _atom_bounds(
                 bounds = bounds.intersect(item[1])
         return names.pop(), bounds
     return None
+
+
+# A clock-relative bound is this much inside the clock's value: beyond any time zone's
+# offset (a date or timestamp column compared with now()) and the length of a run.
+CLOCK_MARGIN: Final = timedelta(days=2)
+_CLOCK_FAMILIES: Final = frozenset({"date", "timestamp", "timestamptz"})
+
+
+def _clock_bounds(
+    left: Node, op: str, right: Node, types: Mapping[str, ColumnType] | None
+) -> tuple[str, ColumnBounds] | None:
+    """Return the bounds of ``col < now() - '18 years'`` and the like, as of now.
+
+    The bound is :data:`CLOCK_MARGIN` inside the clock's value, so a value drawn within
+    it stays on the right side while the clock moves on; strategies are built once per
+    run.
+    """
+    name = _column_ref(left, types)
+    ctype = types.get(name) if types is not None and name is not None else None
+    if name is None or op not in ("<", "<=", ">", ">="):
+        return None
+    family = ValueDomain.for_type(ctype).family if ctype is not None else None
+    moment = _clock_value(right)
+    if family not in _CLOCK_FAMILIES or moment is None:
+        return None
+    upper = op in ("<", "<=")
+    moment = moment - CLOCK_MARGIN if upper else moment + CLOCK_MARGIN
+    if family == "date":
+        day = moment.date()
+        bound: Any = day if upper else day + timedelta(days=1)
+    else:
+        bound = moment if family == "timestamptz" else moment.replace(tzinfo=None)
+    return name, ColumnBounds(max=bound) if upper else ColumnBounds(min=bound)
+
+
+def _clock_value(node: Node) -> datetime | None:
+    """Return the value of now(), current_date, ... plus or minus constants, in UTC."""
+    if isinstance(node, Func) and not node.args and node.name in _CLOCKS:
+        return datetime.now(_UTC)
+    if isinstance(node, Cast):
+        return _clock_value(node.arg)
+    if not isinstance(node, Arith) or not isinstance(node.right, Const):
+        return None
+    moment = _clock_value(node.left)
+    step, sign = node.right.value, 1 if node.op == "+" else -1
+    if moment is None or isinstance(step, bool):
+        return None
+    if isinstance(step, int):
+        step = timedelta(days=step)  # current_date + 1
+    try:
+        if isinstance(step, CalendarInterval):
+            shifted: datetime = step.after(moment, sign)
+            return shifted
+        return moment + sign * step if isinstance(step, timedelta) else None
+    except (OverflowError, ValueError):
+        return None
+
+
+_CLOCKS: Final = frozenset({"now", "current_date", "localtimestamp", "statement_timestamp"})
+
+
+# jsonb_typeof(x) = 'object', octet_length(x) <= 12, btrim(x) <> '': one column's shape.
+_FUNCTION_BOUNDS: Final = frozenset({"jsonb_typeof", "json_typeof", "octet_length", "btrim"})
+_ASCII_ONLY: Final = r"\A[\x00-\x7f]*\Z"  # octet_length is length for ASCII text
+_NOT_BLANK: Final = "[^ ]"  # btrim(x) <> '': a character btrim does not remove
+
+
+def _function_bounds(
+    node: Func, op: str, value: Any, types: Mapping[str, ColumnType] | None
+) -> tuple[str, ColumnBounds] | None:
+    name = _column_ref(node.args[0], types)
+    if name is None:
+        return None
+    if node.name in ("jsonb_typeof", "json_typeof") and op == "=" and isinstance(value, str):
+        return name, ColumnBounds(json_type=value)
+    if node.name == "btrim" and op == "<>" and value == "":
+        return name, ColumnBounds(patterns=(_NOT_BLANK,))
+    if node.name != "octet_length" or isinstance(value, bool) or not isinstance(value, int):
+        return None
+    high = {"<": value - 1, "<=": value, "=": value}.get(op)
+    low = {">": value + 1, ">=": value, "=": value}.get(op)
+    return name, ColumnBounds(min_length=low, max_length=high, patterns=(_ASCII_ONLY,))
+
+
+def _match_bounds(
+    node: Match, pattern: Any, types: Mapping[str, ColumnType] | None
+) -> tuple[str, ColumnBounds] | None:
+    """Return the pattern a value must (or, negated, must not) match."""
+    # lower(code) LIKE 'ab%': code matches, and lower(code) is code (no upper case).
+    case = next((p for f, p in _CASE_PATTERNS.items() if _is_func(node.left, f, 1)), None)
+    subject = node.left
+    if case is not None and isinstance(subject, Func):
+        subject = subject.args[0]
+    name = _column_ref(subject, types)
+    ctype = types.get(name) if types is not None and name is not None else None
+    if name is None or (ctype is not None and ctype.base == "bpchar"):
+        return None  # char(n) padding and patterns: not worth the doubt
+    translated = python_pattern(node.op, pattern)
+    if translated is None:
+        return None
+    if node.op.startswith("!"):
+        # Must not match: lower(x) NOT LIKE ... says nothing of x's own case.
+        return (name, ColumnBounds(unmatched=(translated,))) if case is None else None
+    return name, ColumnBounds(patterns=(translated, case) if case else (translated,))
 
 
 # lower(x) = x holds for a text without upper case letters (ASCII: the drawn alphabet).
@@ -1905,13 +2104,12 @@ class _Evaluator:
             return (inner is node.value) != node.negated
         if isinstance(node, Func):
             return self.function(node)
+        if isinstance(node, Case):
+            return self.case(node)
         if isinstance(node, Arith):
             return self.arith(node)
         if isinstance(node, Match):
-            # Matching is never decided here (PostgreSQL's regex dialect is not Python's),
-            # but like every operator it gives NULL on NULL.
-            sides = (self.value(node.left), self.value(node.right))
-            return None if None in sides else UNKNOWN
+            return _match(node.op, self.value(node.left), self.value(node.right))
         return UNKNOWN
 
     def cast(self, node: Cast) -> Any:
@@ -1973,6 +2171,8 @@ class _Evaluator:
                     return value
             return None
         args = [self.value(arg) for arg in node.args]
+        if node.name in ("num_nulls", "num_nonnulls", "distinct"):
+            return _null_function(node.name, args)
         if any(arg is None for arg in args):
             return None
         if any(isinstance(arg, Marker) for arg in args):
@@ -1993,6 +2193,19 @@ class _Evaluator:
             return len(args[0]) or None
         return UNKNOWN
 
+    def case(self, node: Case) -> Any:
+        subject = self.value(node.subject) if node.subject is not None else None
+        for condition, result in node.whens:
+            if node.subject is None:
+                truth = _truth(self.value(condition))
+            else:
+                truth = _compare("=", subject, self.value(condition))
+            if truth is UNKNOWN:
+                return UNKNOWN
+            if truth is True:
+                return self.value(result)
+        return self.value(node.default) if node.default is not None else None
+
     def arith(self, node: Arith) -> Any:
         left, right = self.value(node.left), self.value(node.right)
         if left is None or right is None:
@@ -2010,6 +2223,33 @@ class _Evaluator:
                 return UNKNOWN  # integer overflow is an error whose width is not known here
             return Decimal(left) + Decimal(right) if node.op == "+" else left - right
         return UNKNOWN
+
+
+def _match(op: str, text: Any, pattern: Any) -> Truth:
+    """Return whether ``text`` matches, where Python's translation agrees (ASCII text)."""
+    if text is None or pattern is None:
+        return None
+    translated = python_pattern(op, pattern)
+    if translated is None or not isinstance(text, str) or isinstance(text, CiText):
+        return UNKNOWN
+    if not text.isascii():
+        return UNKNOWN  # classes and case beyond ASCII are the locale's
+    found = re.search(translated, text, PATTERN_FLAGS) is not None
+    return found != op.startswith("!")
+
+
+def _null_function(name: str, args: Sequence[Any]) -> Any:
+    """Return num_nulls, num_nonnulls or IS DISTINCT FROM: only NULL-ness must be known."""
+    if name == "distinct":
+        left, right = args
+        if left is None or right is None:
+            return (left is None) != (right is None) if UNKNOWN not in (left, right) else UNKNOWN
+        truth = _compare("<>", left, right)
+        return truth
+    if UNKNOWN in args:
+        return UNKNOWN
+    nulls = sum(arg is None for arg in args)
+    return nulls if name == "num_nulls" else len(args) - nulls
 
 
 _TEXT_FUNCTIONS: Final = frozenset({"strpos", "starts_with", "lower", "upper"})
@@ -2040,6 +2280,29 @@ def evaluate(
     """
     node = parse(expression) if isinstance(expression, str) else expression
     return _Evaluator(row, column_types or {}).value(node)
+
+
+_MAX_NULLNESS_COLUMNS: Final = 6  # 2**6 combinations at most
+
+
+def null_patterns(
+    expression: str | Node, names: Sequence[str], column_types: Mapping[str, ColumnType]
+) -> list[dict[str, bool]] | None:
+    """Return which of ``names`` may be NULL together (name -> is NULL) for a CHECK to pass.
+
+    ``num_nonnulls(a, b, c) = 1``, ``(a IS NULL) <> (b IS NULL)``, ``a IS NOT NULL OR b
+    IS NOT NULL``: each combination of NULL and non-null is evaluated knowing only that;
+    those the CHECK cannot pass are left out. None when NULL-ness alone rules out none.
+    """
+    node = parse(expression) if isinstance(expression, str) else expression
+    if not names or len(names) > _MAX_NULLNESS_COLUMNS:
+        return None
+    allowed: list[dict[str, bool]] = []
+    for nulls in itertools.product((False, True), repeat=len(names)):
+        row = {name: None if null else NON_NULL for name, null in zip(names, nulls, strict=True)}
+        if _truth(evaluate(node, row, column_types)) is not False:
+            allowed.append(dict(zip(names, nulls, strict=True)))
+    return allowed if len(allowed) < 2 ** len(names) else None
 
 
 def check_result(
