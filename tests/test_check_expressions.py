@@ -35,6 +35,7 @@ from pytest_dbverify.check_expressions import (
     ColumnBounds,
     Compare,
     Const,
+    Func,
     Match,
     Opaque,
     Quantified,
@@ -45,6 +46,7 @@ from pytest_dbverify.check_expressions import (
     columns_of,
     constant_value,
     evaluate,
+    null_patterns,
     parse,
     python_pattern,
     violations,
@@ -1100,3 +1102,80 @@ def test_column_order_reverses_under_not_and_skips_mixed_types() -> None:
     types = {"a": ctype("integer"), "b": ctype("numeric"), "d": ctype("date")}
     assert column_order("(NOT (a < b))", types) == [("b", "a")]
     assert column_order("(a < d)", types) == []
+
+
+# --- the forms real schemas write ---------------------------------------------------------------
+
+
+def test_bounds_of_function_forms() -> None:
+    text = ctype("text")
+    assert column_bounds("(upper(c) = ANY (ARRAY['USD'::text, 'eur'::text]))", {"c": text}) == {
+        "c": ColumnBounds(choices=("USD",))
+    }  # 'eur' is never what upper() returns
+    assert column_bounds("(jsonb_typeof(j) = 'array'::text)", {"j": ctype("jsonb")}) == {
+        "j": ColumnBounds(json_type="array")
+    }
+    assert column_bounds("(d ? 'v'::text)", {"d": ctype("jsonb")}) == {
+        "d": ColumnBounds(json_type="object", json_keys=("v",))
+    }
+    assert column_bounds("(octet_length(n) <= 12)", {"n": text}) == {
+        "n": ColumnBounds(max_length=12, patterns=(r"\A[\x00-\x7f]*\Z",))
+    }
+    assert column_bounds("(s ~* '^a'::text)", {"s": text}) == {
+        "s": ColumnBounds(patterns=("(?i:^a)",))
+    }
+    assert column_bounds("(p !~~ '%..%'::text)", {"p": text}) == {
+        "p": ColumnBounds(unmatched=(r"\A.*\.\..*\Z",))
+    }
+
+
+def test_clock_bounds_stay_inside_the_clock() -> None:
+    now = datetime.now(UTC)
+    bounds = column_bounds("(b <= (now() - '18 years'::interval))", {"b": ctype("date")})["b"]
+    adult = now.replace(year=now.year - 18).date()
+    assert bounds.max <= adult - timedelta(days=1)
+    assert bounds.max >= adult - timedelta(days=3)
+    later = column_bounds("(e > now())", {"e": ctype("timestamptz")})["e"]
+    assert later.min > now + timedelta(days=1)
+    local = column_bounds("(s <= LOCALTIMESTAMP)", {"s": ctype("timestamp")})["s"]
+    assert local.max.tzinfo is None
+    assert column_bounds("(s = now())", {"s": ctype("timestamptz")}) == {}
+
+
+def test_null_patterns_of_exactly_one_and_at_least_one() -> None:
+    types = {"a": ctype("integer"), "b": ctype("text"), "c": ctype("date")}
+    one = null_patterns("(num_nonnulls(a, b, c) = 1)", ["a", "b", "c"], types)
+    assert one == [
+        {"a": False, "b": True, "c": True},
+        {"a": True, "b": False, "c": True},
+        {"a": True, "b": True, "c": False},
+    ]
+    either = null_patterns("((a IS NULL) <> (b IS NULL))", ["a", "b"], types)
+    assert either == [{"a": False, "b": True}, {"a": True, "b": False}]
+    some = null_patterns("((a IS NOT NULL) OR (b IS NOT NULL))", ["a", "b"], types)
+    assert some is not None
+    assert {"a": True, "b": True} not in some
+    assert null_patterns("(a > 0)", ["a"], types) is None  # NULL-ness decides nothing
+
+
+def test_evaluation_of_case_distinct_and_null_counts() -> None:
+    case = "CASE WHEN (k = 'p'::text) THEN (x <= 100) ELSE (x >= 0) END"
+    types = {"k": ctype("text"), "x": ctype("integer"), "y": ctype("integer")}
+    assert evaluate(case, {"k": "p", "x": 101}, types) is False
+    assert evaluate(case, {"k": "f", "x": 101}, types) is True
+    assert evaluate("(x IS DISTINCT FROM y)", {"x": None, "y": None}, types) is False
+    assert evaluate("(x IS DISTINCT FROM y)", {"x": 1, "y": None}, types) is True
+    assert evaluate("(num_nulls(x, y) = 1)", {"x": 1, "y": None}, types) is True
+    assert evaluate("(num_nonnulls(x, y) = 1)", {"x": 1}, types) is UNKNOWN
+
+
+def test_parse_reads_what_the_server_prints_of_sql_syntax() -> None:
+    assert parse("(ee ~ similar_to_escape('a+'::text))") == Match(
+        "similar", Column("ee"), Const("a+", "text")
+    )
+    assert parse("x NOT SIMILAR TO 'a%'") == Match("!similar", Column("x"), Const("a%", "unknown"))
+    assert parse("(j ? 'k'::text)") == Func("jsonb_exists", (Column("j"), Const("k", "text")))
+    assert parse("CURRENT_DATE") == Func("current_date", ())
+    assert parse("(VALUE > 0)") == Compare(">", Column("VALUE"), Const(0, "int4"))
+    assert parse("(value > 0)") == Compare(">", Column("value"), Const(0, "int4"))
+    assert columns_of("((a).f > (b[1] + c))") == {"a", "b", "c"}  # opaque parts keep columns
