@@ -3,9 +3,9 @@
 ``pg_get_expr(conbin, conrelid)`` prints a CHECK fully parenthesized, with its constants
 cast: ``((difficulty >= 1) AND (difficulty <= 5))``, ``(format = ANY (ARRAY['text'::text,
 'quiz'::text]))``, ``((ended_at IS NULL) OR (ended_at >= created_at))``. :func:`parse`
-turns that text into a small tree. Whatever it does not know (a function, an operator, a
-CASE) becomes an :class:`Opaque` node: an unfamiliar construct costs precision, never
-correctness. On the tree:
+turns that text into a small tree, read by PostgreSQL's own parser (pglast). Whatever it
+does not know (an operator, a subquery) becomes an :class:`Opaque` node: an unfamiliar
+construct costs precision, never correctness. On the tree:
 
 - :func:`column_bounds`: per column, the range, allowed and excluded values implied by
   the single-column conditions of a conjunction (what the strategies generate within).
@@ -35,6 +35,18 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
+import pglast
+from pglast import ast
+from pglast.enums import (
+    A_Expr_Kind,
+    BoolExprType,
+    BoolTestType,
+    CoercionForm,
+    MinMaxOp,
+    NullTestType,
+    SetOperation,
+)
+
 from pytest_dbverify.catalog import ColumnType
 
 __all__ = [
@@ -43,6 +55,8 @@ __all__ = [
     "ArrayLit",
     "BoolOp",
     "BoolTest",
+    "CalendarInterval",
+    "Case",
     "Cast",
     "Collate",
     "Column",
@@ -64,6 +78,7 @@ __all__ = [
     "columns_of",
     "constant_value",
     "evaluate",
+    "null_patterns",
     "parse",
     "python_pattern",
     "violations",
@@ -229,86 +244,23 @@ class Func(Node):
 
 
 @dataclass(frozen=True)
-class Opaque(Node):
-    """Anything else: its value is never known here."""
+class Case(Node):
+    """``CASE [subject] WHEN ... THEN ... [ELSE ...] END``."""
 
-    text: str
-
-
-# --- tokens -------------------------------------------------------------------------------
-
-_TOKEN = re.compile(
-    r"""
-    (?P<space>\s+)
-    | (?P<string>'(?:[^']|'')*')
-    | (?P<qident>"(?:[^"]|"")*")
-    | (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
-    | (?P<word>[^\W\d]\w*\$?\w*)
-    | (?P<cast>::)
-    | (?P<op>[-+*/<>=~!@\#%^&|`?]+)
-    | (?P<punct>[(),\[\].])
-    """,
-    re.VERBOSE,
-)
+    subject: Node | None
+    whens: tuple[tuple[Node, Node], ...]
+    default: Node | None
 
 
 @dataclass(frozen=True)
-class _Token:
-    kind: str  # string, qident, number, word, cast, op, punct, end
+class Opaque(Node):
+    """Anything else: its value is never known here; ``args`` are the parts it reads."""
+
     text: str
-    start: int
-    end: int
-
-    @property
-    def value(self) -> str:
-        """Return the unquoted text of a string or quoted identifier."""
-        if self.kind == "string":
-            return self.text[1:-1].replace("''", "'")
-        if self.kind == "qident":
-            return self.text[1:-1].replace('""', '"')
-        return self.text
-
-    def is_word(self, *words: str) -> bool:
-        """Return True for an unquoted word equal (case-insensitively) to one of ``words``."""
-        return self.kind == "word" and self.text.upper() in words
-
-
-def _tokenize(text: str) -> list[_Token]:
-    tokens = []
-    pos = 0
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None:
-            raise ParseError(f"unexpected character {text[pos]!r} at {pos}")
-        kind = match.lastgroup or ""
-        if kind != "space":
-            tokens.append(_Token(kind, match.group(), pos, match.end()))
-        pos = match.end()
-    tokens.append(_Token("end", "", len(text), len(text)))
-    return tokens
+    args: tuple[Node, ...] = ()
 
 
 # --- types of constants -------------------------------------------------------------------
-
-# Type names as casts print them, to pg_type names (ColumnType.base speaks those).
-_TYPE_ALIASES: Final = {
-    "smallint": "int2",
-    "integer": "int4",
-    "int": "int4",
-    "bigint": "int8",
-    "real": "float4",
-    "double precision": "float8",
-    "float": "float8",
-    "decimal": "numeric",
-    "character varying": "varchar",
-    "character": "bpchar",
-    "char": "bpchar",
-    "boolean": "bool",
-    "timestamp without time zone": "timestamp",
-    "timestamp with time zone": "timestamptz",
-    "time without time zone": "time",
-    "time with time zone": "timetz",
-}
 
 _FAMILIES: Final = {
     "int2": "int",
@@ -360,6 +312,37 @@ class CiText(str):
     """A ``citext`` value: equality ignores case (only told apart for ASCII text)."""
 
     __slots__ = ()
+
+
+@dataclass(frozen=True)
+class CalendarInterval:
+    """An interval with months (``'18 years'``): its length depends on the calendar."""
+
+    months: int
+    delta: timedelta = timedelta()
+
+    def after(self, moment: Any, sign: int = 1) -> Any:
+        """Return ``moment + sign * self``, months first (days past a month's end clamped)."""
+        months = moment.year * 12 + moment.month - 1 + sign * self.months
+        year, month = divmod(months, 12)
+        day = min(moment.day, _month_days(year, month + 1))
+        return moment.replace(year=year, month=month + 1, day=day) + sign * self.delta
+
+
+def _month_days(year: int, month: int) -> int:
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return (following - timedelta(days=1)).day
+
+
+_CALENDAR = re.compile(r"(?:([+-]?\d+) years?)?\s*(?:([+-]?\d+) mons?)?\s*(.*)")
+
+
+def _parse_calendar_interval(text: str) -> CalendarInterval:
+    match = _CALENDAR.fullmatch(text.strip())
+    if match is None or not (match[1] or match[2]):
+        raise ValueError(text)
+    months = int(match[1] or 0) * 12 + int(match[2] or 0)
+    return CalendarInterval(months, _parse_interval(match[3]) if match[3] else timedelta())
 
 
 def _float4(value: float) -> float:
@@ -534,399 +517,239 @@ def _convert(raw: Any, type_name: str) -> Any:
 
 # --- parser -------------------------------------------------------------------------------
 
-_COMPARISONS: Final = frozenset({"=", "<>", "!=", "<", "<=", ">", ">="})
+_COMPARISONS: Final = frozenset({"=", "<>", "<", "<=", ">", ">="})
 _FLIPPED: Final = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _NEGATED: Final = {"=": "<>", "<>": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _CONTAINMENT: Final = frozenset({"<@", "@>", "&&"})
 _MATCHES: Final = frozenset({"~", "~*", "!~", "!~*", "~~", "~~*", "!~~", "!~~*"})
-_SPECIAL_FUNCTIONS: Final = frozenset({"COALESCE", "NULLIF", "GREATEST", "LEAST"})
-_VALUE_FUNCTIONS: Final = frozenset(
-    {
-        "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "LOCALTIME", "LOCALTIMESTAMP",
-        "CURRENT_USER", "CURRENT_ROLE", "SESSION_USER", "SYSTEM_USER", "USER",
-        "CURRENT_CATALOG", "CURRENT_SCHEMA",
-    }
-)  # fmt: skip
-# Words that are never column names when unquoted (reserved in PostgreSQL's grammar).
-_RESERVED: Final = frozenset(
-    {
-        "AND", "OR", "NOT", "IS", "NULL", "TRUE", "FALSE", "ANY", "ALL", "SOME", "ARRAY",
-        "CASE", "WHEN", "THEN", "ELSE", "END", "BETWEEN", "IN", "LIKE", "ILIKE", "SIMILAR",
-        "COLLATE", "DISTINCT", "FROM", "ISNULL", "NOTNULL", "CAST", "EXISTS", "SELECT",
-    }
-)  # fmt: skip
-# Binding powers: OR < AND < NOT < IS < comparisons < other operators < + - < * / < ::
-_OR, _AND, _NOT, _IS, _CMP, _OTHER, _ADD, _MUL, _POSTFIX = range(1, 10)
+# Operators that are functions under another name: j ? 'k' is jsonb_exists(j, 'k').
+_OPERATOR_FUNCTIONS: Final = {"?": "jsonb_exists", "%": "mod"}
+# SQL syntax printed as a function of pg_catalog (POSITION(s IN x), TRIM(BOTH FROM x)).
+_SYNTAX_FUNCTIONS: Final = {"position": "strpos"}
+_CLOCK_FUNCTIONS: Final = {
+    "SVFOP_CURRENT_DATE": "current_date",
+    "SVFOP_CURRENT_TIMESTAMP": "now",
+    "SVFOP_CURRENT_TIMESTAMP_N": "now",
+    "SVFOP_LOCALTIMESTAMP": "localtimestamp",
+    "SVFOP_LOCALTIMESTAMP_N": "localtimestamp",
+}
+_BETWEEN: Final = {
+    A_Expr_Kind.AEXPR_BETWEEN: (False, False),
+    A_Expr_Kind.AEXPR_NOT_BETWEEN: (True, False),
+    A_Expr_Kind.AEXPR_BETWEEN_SYM: (False, True),
+    A_Expr_Kind.AEXPR_NOT_BETWEEN_SYM: (True, True),
+}
+_BOOL_TESTS: Final = {
+    BoolTestType.IS_TRUE: (True, False),
+    BoolTestType.IS_NOT_TRUE: (True, True),
+    BoolTestType.IS_FALSE: (False, False),
+    BoolTestType.IS_NOT_FALSE: (False, True),
+    BoolTestType.IS_UNKNOWN: (None, False),
+    BoolTestType.IS_NOT_UNKNOWN: (None, True),
+}
 
 
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = _tokenize(text)
-        self.pos = 0
+@dataclass(frozen=True)
+class _Converter:
+    """Turn pglast's raw parse tree of an expression into this module's nodes.
 
-    @property
-    def token(self) -> _Token:
-        return self.tokens[self.pos]
+    Handlers are named after pglast's node classes and take them as ``Any``: pglast
+    declares every field optional, where the grammar fills them.
+    """
 
-    def peek(self, ahead: int = 1) -> _Token:
-        return self.tokens[min(self.pos + ahead, len(self.tokens) - 1)]
+    text: str
 
-    def advance(self) -> _Token:
-        token = self.tokens[self.pos]
-        self.pos = min(self.pos + 1, len(self.tokens) - 1)
-        return token
+    def convert(self, node: Any) -> Node:
+        handler = getattr(self, f"_{type(node).__name__}", None)
+        if handler is None:
+            return self.opaque(node)
+        result: Node = handler(node)
+        return result
 
-    def expect(self, text: str) -> _Token:
-        if self.token.text.upper() != text or self.token.kind in ("string", "qident"):
-            raise ParseError(f"expected {text!r} at {self.token.start}, got {self.token.text!r}")
-        return self.advance()
+    def opaque(self, node: Any, args: Iterable[Any] = ()) -> Opaque:
+        """Return an unknown part, keeping what it reads (its columns) as ``args``."""
+        children = tuple(self.convert(arg) for arg in args if isinstance(arg, ast.Node))
+        return Opaque(type(node).__name__, children or _column_refs(node, self))
 
-    def parse(self) -> Node:
-        node = self.expression(0)
-        if self.token.kind != "end":
-            raise ParseError(f"unexpected {self.token.text!r} at {self.token.start}")
-        return node
-
-    def expression(self, min_power: int) -> Node:
-        left = self.prefix()
-        while True:
-            result = self.infix(left, min_power)
-            if result is None:
-                return left
-            left = result
-
-    # -- prefix positions
-
-    def prefix(self) -> Node:
-        token = self.token
-        if token.text == "(" and token.kind == "punct":
-            return self.parenthesized()
-        if token.is_word("NOT"):
-            self.advance()
-            return Not(self.expression(_NOT))
-        if token.kind == "op" and token.text in ("-", "+"):
-            self.advance()
-            operand = self.expression(_POSTFIX)
-            if isinstance(operand, Const) and isinstance(operand.value, (int, Decimal, float)):
-                value = -operand.value if token.text == "-" else operand.value
-                return Const(value, operand.type)
-            return Opaque(self.text[token.start : self.tokens[self.pos - 1].end])
-        if token.kind == "string":
-            self.advance()
-            return Const(token.value, "unknown")
-        if token.kind == "number":
-            self.advance()
-            if re.fullmatch(r"\d+", token.text):
-                number = int(token.text)
-                return Const(number, "int4" if number <= INT_RANGES["int4"][1] else "int8")
-            return Const(Decimal(token.text), "numeric")
-        if token.kind == "word":
-            return self.word()
-        if token.kind == "qident":
-            return self.name()
-        raise ParseError(f"unexpected {token.text!r} at {token.start}")
-
-    def parenthesized(self) -> Node:
-        start = self.pos
-        self.advance()
-        try:
-            inner = self.expression(0)
-            self.expect(")")
-        except ParseError:
-            # Keep what is understood around this group: skip to its closing parenthesis.
-            self.pos = start
-            end = self.skip_group()
-            return Opaque(self.text[self.tokens[start].start : end])
-        return inner
-
-    def skip_group(self) -> int:
-        """Skip a balanced ``( ... )`` (or ``[ ... ]``) and return the text offset after it."""
-        depth = 0
-        while True:
-            token = self.advance()
-            if token.kind == "end":
-                raise ParseError("unbalanced parentheses")
-            if token.kind == "punct" and token.text in "([":
-                depth += 1
-            elif token.kind == "punct" and token.text in ")]":
-                depth -= 1
-                if depth == 0:
-                    return token.end
-
-    def word(self) -> Node:
-        token = self.token
-        upper = token.text.upper()
-        if upper == "NULL":
-            self.advance()
+    def _A_Const(self, node: Any) -> Node:
+        value: Any = node.val
+        if node.isnull or value is None:
             return Const(None, "unknown")
-        if upper in ("TRUE", "FALSE"):
-            self.advance()
-            return Const(upper == "TRUE", "bool")
-        if upper == "ARRAY":
-            self.advance()
-            return self.array()
-        if upper == "CASE":
-            return self.case()
-        if token.text == DOMAIN_VALUE:
-            self.advance()
+        if isinstance(value, ast.Integer):
+            number = int(value.ival or 0)
+            return Const(number, "int4")
+        if isinstance(value, ast.Float):
+            # An integer too big for int4 arrives as a Float: it is an int8 if it fits.
+            digits = str(value.fval)
+            if digits.isdigit() and int(digits) <= INT_RANGES["int8"][1]:
+                return Const(int(digits), "int8")
+            return Const(Decimal(digits), "numeric")
+        if isinstance(value, ast.Boolean):
+            return Const(bool(value.boolval), "bool")
+        if isinstance(value, ast.String):
+            return Const(value.sval, "unknown")
+        return self.opaque(node)
+
+    def _ColumnRef(self, node: Any) -> Node:
+        fields = node.fields
+        if len(fields) != 1 or not isinstance(fields[0], ast.String):
+            return self.opaque(node)
+        name = str(fields[0].sval)
+        # A domain CHECK says VALUE, unquoted: pglast folds it to "value".
+        if name == "value" and self.text.startswith(DOMAIN_VALUE, node.location):
             return Column(DOMAIN_VALUE)
-        if upper in _SPECIAL_FUNCTIONS and self.peek().text == "(":
-            self.advance()
-            return Func(token.text.lower(), self.arguments())
-        if upper in _RESERVED:
-            raise ParseError(f"unexpected {token.text!r} at {token.start}")
-        return self.name()
+        return Column(name)
 
-    def name(self) -> Node:
-        start = self.token
-        parts = [self.advance().value]
-        while self.token.text == "." and self.token.kind == "punct":
-            self.advance()
-            if self.token.kind not in ("word", "qident"):
-                raise ParseError(f"unexpected {self.token.text!r} at {self.token.start}")
-            parts.append(self.advance().value)
-        if self.token.text == "(" and self.token.kind == "punct":
-            if start.kind == "word" and start.text == "POSITION" and len(parts) == 1:
-                return self.position()
-            if start.kind == "word" and start.text.isupper():
-                # PostgreSQL prints plain function names in lower case; upper case is SQL
-                # syntax with keywords inside (TRIM(BOTH FROM x), EXTRACT(year FROM d)).
-                end = self.skip_group()
-                return Opaque(self.text[start.start : end])
-            return Func(parts[-1].lower() if start.kind == "word" else parts[-1], self.arguments())
-        if len(parts) > 1:
-            raise ParseError(f"qualified name {'.'.join(parts)!r} is not a column")
-        if start.kind == "word" and start.text.upper() in _VALUE_FUNCTIONS:
-            return Opaque(start.text)  # CURRENT_DATE, LOCALTIMESTAMP...: never columns
-        # Unquoted names fold to lower case, as PostgreSQL folds them.
-        return Column(parts[0] if start.kind == "qident" else parts[0].lower())
+    def _TypeCast(self, node: Any) -> Node:
+        return _cast(self.convert(node.arg), _type_name(node.typeName))
 
-    def position(self) -> Node:
-        """Read ``POSITION(sub IN text)``, the same as ``strpos(text, sub)``."""
-        self.expect("(")
-        sub = self.expression(_CMP + 1)  # IN here is the syntax's, not a list's
-        self.expect("IN")
-        text = self.expression(0)
-        self.expect(")")
-        return Func("strpos", (text, sub))
+    def _CollateClause(self, node: Any) -> Node:
+        return Collate(self.convert(node.arg), node.collname[-1].sval)
 
-    def arguments(self) -> tuple[Node, ...]:
-        self.expect("(")
-        args: list[Node] = []
-        if self.token.text == ")":
-            self.advance()
-            return ()
-        while True:
-            args.append(self.expression(0))
-            if self.token.text == ",":
-                self.advance()
-                continue
-            self.expect(")")
-            return tuple(args)
+    def _A_ArrayExpr(self, node: Any) -> Node:
+        return ArrayLit(tuple(self.convert(item) for item in node.elements or ()))
 
-    def array(self) -> Node:
-        self.expect("[")
-        items: list[Node] = []
-        if self.token.text != "]":
-            while True:
-                items.append(self.expression(0))
-                if self.token.text != ",":
-                    break
-                self.advance()
-        self.expect("]")
-        return ArrayLit(tuple(items))
+    def _BoolExpr(self, node: Any) -> Node:
+        args = [self.convert(arg) for arg in node.args]
+        if node.boolop == BoolExprType.NOT_EXPR:
+            return Not(args[0])
+        op: Literal["AND", "OR"] = "AND" if node.boolop == BoolExprType.AND_EXPR else "OR"
+        # (a AND b) AND c is a AND b AND c: flat, so that every conjunct is seen.
+        flat = [
+            part
+            for arg in args
+            for part in (arg.args if isinstance(arg, BoolOp) and arg.op == op else (arg,))
+        ]
+        return BoolOp(op, tuple(flat))
 
-    def case(self) -> Node:
-        start = self.token.start
-        depth = 0
-        while True:
-            token = self.advance()
-            if token.kind == "end":
-                raise ParseError("CASE without END")
-            if token.is_word("CASE"):
-                depth += 1
-            elif token.is_word("END"):
-                depth -= 1
-                if depth == 0:
-                    return Opaque(self.text[start : token.end])
+    def _NullTest(self, node: Any) -> Node:
+        negated = node.nulltesttype == NullTestType.IS_NOT_NULL
+        return NullTest(self.convert(node.arg), negated)
 
-    # -- infix and postfix positions
+    def _BooleanTest(self, node: Any) -> Node:
+        value, negated = _BOOL_TESTS[node.booltesttype]
+        return BoolTest(self.convert(node.arg), value, negated)
 
-    def infix(self, left: Node, min_power: int) -> Node | None:
-        token = self.token
-        text = token.text.upper() if token.kind == "word" else token.text
-        if token.kind in ("string", "qident", "number", "end"):
-            return None
-        if token.kind == "cast":
-            if min_power > _POSTFIX:
-                return None
-            self.advance()
-            return _cast(left, self.type_name())
-        if token.is_word("COLLATE"):
-            if min_power > _POSTFIX:
-                return None
-            self.advance()
-            collation = self.advance().value
-            while self.token.kind == "punct" and self.token.text == ".":
-                self.advance()
-                collation = self.advance().value
-            return Collate(left, collation)
-        if token.kind == "punct" and text == "[":
-            raise ParseError("subscripts are not supported")
-        if text in ("AND", "OR") and token.kind == "word":
-            power = _AND if text == "AND" else _OR
-            if power < min_power:
-                return None
-            self.advance()
-            right = self.expression(power + 1)
-            args = left.args if isinstance(left, BoolOp) and left.op == text else (left,)
-            return BoolOp("AND" if text == "AND" else "OR", (*args, right))
-        if text == "IS" and token.kind == "word":
-            if min_power > _IS:
-                return None
-            self.advance()
-            return self.is_test(left)
-        if token.is_word("ISNULL", "NOTNULL"):
-            if min_power > _IS:
-                return None
-            self.advance()
-            return NullTest(left, negated=text == "NOTNULL")
-        negated = False
-        if token.is_word("NOT") and self.peek().is_word(
-            "BETWEEN", "IN", "LIKE", "ILIKE", "SIMILAR"
-        ):
-            if min_power > _CMP:
-                return None
-            self.advance()
-            negated = True
-            token = self.token
-            text = token.text.upper()
-        if token.is_word("BETWEEN"):
-            if min_power > _CMP:
-                return None
-            self.advance()
-            return self.between(left, negated)
-        if token.is_word("IN"):
-            if min_power > _CMP:
-                return None
-            self.advance()
-            items = self.arguments()
-            return Quantified("<>" if negated else "=", left, ArrayLit(items), all=negated)
-        if token.is_word("LIKE", "ILIKE", "SIMILAR"):
-            if min_power > _CMP:
-                return None
-            self.advance()
-            if text == "SIMILAR":
-                self.expect("TO")
-            right = self.expression(_CMP + 1)
-            if text == "SIMILAR":
-                return Opaque(f"{left!r} SIMILAR TO {right!r}")
-            op = ("!" if negated else "") + ("~~*" if text == "ILIKE" else "~~")
-            return Match(op, left, right)
-        if token.kind != "op":
-            return None
-        op = "<>" if text == "!=" else text
+    def _CoalesceExpr(self, node: Any) -> Node:
+        return Func("coalesce", tuple(self.convert(arg) for arg in node.args))
+
+    def _MinMaxExpr(self, node: Any) -> Node:
+        name = "greatest" if node.op == MinMaxOp.IS_GREATEST else "least"
+        return Func(name, tuple(self.convert(arg) for arg in node.args))
+
+    def _SQLValueFunction(self, node: Any) -> Node:
+        name = _CLOCK_FUNCTIONS.get(node.op.name)
+        return Func(name, ()) if name else self.opaque(node)
+
+    def _CaseExpr(self, node: Any) -> Node:
+        subject = self.convert(node.arg) if node.arg is not None else None
+        whens = tuple((self.convert(w.expr), self.convert(w.result)) for w in node.args)
+        default = self.convert(node.defresult) if node.defresult is not None else None
+        return Case(subject, whens, default)
+
+    def _FuncCall(self, node: Any) -> Node:
+        if node.agg_star or node.agg_distinct or node.func_variadic or node.over or node.agg_order:
+            return self.opaque(node, node.args or ())
+        name = node.funcname[-1].sval
+        if node.funcformat == CoercionForm.COERCE_SQL_SYNTAX:
+            name = _SYNTAX_FUNCTIONS.get(name, name)
+        return Func(name, tuple(self.convert(arg) for arg in node.args or ()))
+
+    def _A_Expr(self, node: Any) -> Node:
+        kind = node.kind
+        op = node.name[-1].sval if node.name else ""
+        if kind in _BETWEEN:
+            low, high = node.rexpr
+            negated, symmetric = _BETWEEN[kind]
+            left = self.convert(node.lexpr)
+            return _between(left, self.convert(low), self.convert(high), negated, symmetric)
+        if kind == A_Expr_Kind.AEXPR_IN:
+            items = ArrayLit(tuple(self.convert(item) for item in node.rexpr))
+            return Quantified(op, self.convert(node.lexpr), items, all=op == "<>")
+        if kind in (A_Expr_Kind.AEXPR_OP_ANY, A_Expr_Kind.AEXPR_OP_ALL) and op in _COMPARISONS:
+            left, right = self.convert(node.lexpr), self.convert(node.rexpr)
+            return Quantified(op, left, right, all=kind == A_Expr_Kind.AEXPR_OP_ALL)
+        if kind in (A_Expr_Kind.AEXPR_DISTINCT, A_Expr_Kind.AEXPR_NOT_DISTINCT):
+            distinct = Func("distinct", (self.convert(node.lexpr), self.convert(node.rexpr)))
+            return distinct if kind == A_Expr_Kind.AEXPR_DISTINCT else Not(distinct)
+        if kind == A_Expr_Kind.AEXPR_NULLIF:
+            return Func("nullif", (self.convert(node.lexpr), self.convert(node.rexpr)))
+        if kind == A_Expr_Kind.AEXPR_SIMILAR:
+            return self.similar(node, negated=op == "!~")
+        if kind not in (A_Expr_Kind.AEXPR_OP, A_Expr_Kind.AEXPR_LIKE, A_Expr_Kind.AEXPR_ILIKE):
+            return self.opaque(node, (node.lexpr, node.rexpr))
+        if node.lexpr is None:
+            return self.prefix(node, op)
+        left, right = self.convert(node.lexpr), self.convert(node.rexpr)
         if op in _COMPARISONS:
-            if min_power > _CMP:
-                return None
-            self.advance()
-            if self.token.is_word("ANY", "SOME", "ALL"):
-                quantifier = self.advance().text.upper()
-                self.expect("(")
-                right = self.expression(0)
-                self.expect(")")
-                return Quantified(op, left, right, all=quantifier == "ALL")
-            return Compare(op, left, self.expression(_CMP + 1))
-        power = _ADD if op in ("+", "-") else _MUL if op in ("*", "/", "%") else _OTHER
-        if power < min_power:
-            return None
-        self.advance()
-        right = self.expression(power + 1)
+            return Compare(op, left, right)
+        if op in _MATCHES:
+            if op in ("~", "!~") and _is_func(right, "similar_to_escape", 1):
+                # SIMILAR TO, as the server prints it: x ~ similar_to_escape('pattern').
+                assert isinstance(right, Func)
+                return Match("!similar" if op == "!~" else "similar", left, right.args[0])
+            return Match(op, left, right)
         if op in _CONTAINMENT:
             return Contains(op, left, right)
-        if op in _MATCHES:
-            return Match(op, left, right)
         if op in ("+", "-"):
             return Arith(op, left, right)
-        return Opaque(f"({left!r} {op} {right!r})")
+        if op in _OPERATOR_FUNCTIONS:
+            return Func(_OPERATOR_FUNCTIONS[op], (left, right))
+        return Opaque(op, (left, right))
 
-    def is_test(self, left: Node) -> Node:
-        negated = False
-        if self.token.is_word("NOT"):
-            self.advance()
-            negated = True
-        word = self.advance()
-        if word.is_word("NULL"):
-            return NullTest(left, negated)
-        if word.is_word("TRUE", "FALSE", "UNKNOWN"):
-            value = {"TRUE": True, "FALSE": False, "UNKNOWN": None}[word.text.upper()]
-            return BoolTest(left, value, negated)
-        if word.is_word("DISTINCT"):
-            self.expect("FROM")
-            right = self.expression(_IS + 1)
-            return Opaque(f"({left!r} IS DISTINCT FROM {right!r})")
-        raise ParseError(f"unsupported IS {word.text!r} at {word.start}")
+    def similar(self, node: Any, negated: bool) -> Node:
+        left, pattern = self.convert(node.lexpr), node.rexpr
+        # Written SQL (x SIMILAR TO 'p') reads as x ~ similar_to_escape('p') too.
+        arguments: Any = pattern.args if isinstance(pattern, ast.FuncCall) else None
+        if arguments and len(arguments) == 1:
+            return Match("!similar" if negated else "similar", left, self.convert(arguments[0]))
+        return self.opaque(node, (node.lexpr, node.rexpr))
 
-    def between(self, left: Node, negated: bool) -> Node:
-        symmetric = False
-        if self.token.is_word("SYMMETRIC", "ASYMMETRIC"):
-            symmetric = self.advance().text.upper() == "SYMMETRIC"
-        low = self.expression(_CMP + 1)
-        self.expect("AND")
-        high = self.expression(_CMP + 1)
-        if negated:
-            outside = BoolOp("OR", (Compare("<", left, low), Compare(">", left, high)))
-            if symmetric:
-                swapped = BoolOp("OR", (Compare("<", left, high), Compare(">", left, low)))
-                return BoolOp("AND", (outside, swapped))
-            return outside
-        inside = BoolOp("AND", (Compare(">=", left, low), Compare("<=", left, high)))
+    def prefix(self, node: Any, op: str) -> Node:
+        operand = self.convert(node.rexpr)
+        if op == "-" and isinstance(operand, Const) and _as_decimal(operand.value) is not None:
+            return Const(-operand.value, operand.type)
+        if op == "+" and isinstance(operand, Const) and _as_decimal(operand.value) is not None:
+            return operand
+        return Opaque(op, (operand,))
+
+
+def _column_refs(node: Any, converter: _Converter) -> tuple[Node, ...]:
+    """Return the columns an unknown part of the tree reads (for columns_of)."""
+    found: list[Node] = []
+
+    def visit(value: Any) -> None:
+        if isinstance(value, ast.ColumnRef):
+            found.append(converter.convert(value))
+        elif isinstance(value, ast.Node):
+            for name in value:
+                visit(getattr(value, name))
+        elif isinstance(value, tuple):
+            for item in value:
+                visit(item)
+
+    visit(node)
+    return tuple(dict.fromkeys(found))
+
+
+def _type_name(node: Any) -> str:
+    """Return a cast's type as its pg_type name (``int4``, ``text[]``, ``mood``)."""
+    name = str(node.names[-1].sval)
+    return name + "[]" * len(node.arrayBounds or ())
+
+
+def _between(left: Node, low: Node, high: Node, negated: bool, symmetric: bool) -> Node:
+    if negated:
+        outside = BoolOp("OR", (Compare("<", left, low), Compare(">", left, high)))
         if symmetric:
-            swapped = BoolOp("AND", (Compare(">=", left, high), Compare("<=", left, low)))
-            return BoolOp("OR", (inside, swapped))
-        return inside
-
-    def type_name(self) -> str:
-        """Read a type name after ``::`` and return its pg_type name (``text[]``...)."""
-        token = self.advance()
-        if token.kind not in ("word", "qident"):
-            raise ParseError(f"expected a type name at {token.start}")
-        if token.kind == "qident":
-            words = [token.value]
-            while self.token.text == "." and self.token.kind == "punct":
-                self.advance()
-                words = [self.advance().value]  # the schema does not matter here
-            name = words[0]
-        else:
-            words = [token.text.lower()]
-            while self.token.text == "." and self.token.kind == "punct":
-                self.advance()
-                words = [self.advance().value.lower()]
-            follow = {
-                "double": ("precision",),
-                "character": ("varying",),
-                "bit": ("varying",),
-                "timestamp": ("with", "without"),
-                "time": ("with", "without"),
-            }
-            if words[0] in follow:
-                if self.token.kind == "punct" and self.token.text == "(":
-                    self.skip_group()  # timestamp(3) with time zone: precision ignored
-                if self.token.kind == "word" and self.token.text.lower() in follow[words[0]]:
-                    words.append(self.advance().text.lower())
-                    if words[-1] in ("with", "without"):
-                        words.append(self.expect("TIME").text.lower())
-                        words.append(self.expect("ZONE").text.lower())
-            name = " ".join(words)
-        name = _TYPE_ALIASES.get(name, name)
-        if self.token.kind == "punct" and self.token.text == "(":
-            self.skip_group()  # varchar(10), numeric(10,2): constants are exact anyway
-        while self.token.kind == "punct" and self.token.text == "[":
-            self.advance()
-            self.expect("]")
-            name += "[]"
-        return name
+            swapped = BoolOp("OR", (Compare("<", left, high), Compare(">", left, low)))
+            return BoolOp("AND", (outside, swapped))
+        return outside
+    inside = BoolOp("AND", (Compare(">=", left, low), Compare("<=", left, high)))
+    if symmetric:
+        swapped = BoolOp("AND", (Compare(">=", left, high), Compare("<=", left, low)))
+        return BoolOp("OR", (inside, swapped))
+    return inside
 
 
 def _cast(node: Node, type_name: str) -> Node:
@@ -934,8 +757,6 @@ def _cast(node: Node, type_name: str) -> Node:
     raw: Any
     if isinstance(node, Const):
         raw = node.value
-        if isinstance(raw, list) or (raw is not None and node.type.endswith("[]")):
-            raw = list(raw) if isinstance(raw, list) else raw
     elif isinstance(node, ArrayLit) and all(isinstance(item, Const) for item in node.items):
         raw = [item.value for item in node.items if isinstance(item, Const)]
     else:
@@ -943,12 +764,19 @@ def _cast(node: Node, type_name: str) -> Node:
     try:
         return Const(_convert(raw, type_name), type_name)
     except (ValueError, ArithmeticError, InvalidOperation):
-        return Opaque(f"{raw!r}::{type_name}")
+        pass
+    with contextlib.suppress(ValueError):
+        if type_name == "interval" and isinstance(raw, str):
+            return Const(_parse_calendar_interval(raw), type_name)
+    return Opaque(f"{raw!r}::{type_name}")
 
 
 @functools.lru_cache(maxsize=4096)
 def parse(expression: str) -> Node:
     """Parse an expression as ``pg_get_expr`` prints it; unknown parts become :class:`Opaque`.
+
+    PostgreSQL's own parser (pglast, libpg_query) reads the text, so whatever the server
+    prints is read as the server reads it.
 
     Args:
         expression: A CHECK (or domain CHECK, or column default) expression's text.
@@ -957,10 +785,31 @@ def parse(expression: str) -> Node:
         The root node. Never raises: an expression the parser cannot read at all is one
         :class:`Opaque` node.
     """
+    # Read as the one item of a SELECT list; node locations count from the SELECT.
+    text = f"SELECT {expression}"
     try:
-        return _Parser(expression).parse()
-    except (ParseError, IndexError, RecursionError):
+        return _Converter(text).convert(_raw_tree(text))
+    except (ParseError, RecursionError):
         return Opaque(expression)
+
+
+def _raw_tree(text: str) -> Any:
+    """Return pglast's tree of the one expression a ``SELECT expression`` text selects."""
+    try:
+        statements = pglast.parse_sql(text)
+    except pglast.parser.ParseError as err:
+        raise ParseError(str(err)) from err
+    select = statements[0].stmt if len(statements) == 1 else None
+    if (
+        not isinstance(select, ast.SelectStmt)
+        or select.op != SetOperation.SETOP_NONE
+        or select.fromClause
+        or select.whereClause
+        or len(targets := select.targetList or ()) != 1
+        or targets[0].name
+    ):
+        raise ParseError(f"not one expression: {text[7:]!r}")
+    return targets[0].val
 
 
 def constant_value(expression: str) -> Any:
@@ -976,8 +825,11 @@ def _walk(node: Node) -> Iterator[Node]:
 
 
 def _children(node: Node) -> tuple[Node, ...]:
-    if isinstance(node, (BoolOp, Func)):
+    if isinstance(node, (BoolOp, Func, Opaque)):
         return node.args
+    if isinstance(node, Case):
+        parts = [part for when in node.whens for part in when]
+        return tuple(p for p in (node.subject, *parts, node.default) if p is not None)
     if isinstance(node, ArrayLit):
         return node.items
     if isinstance(node, (Compare, Quantified, Contains, Arith, Match)):
@@ -1015,27 +867,34 @@ _BOUND = re.compile(r"\{\d+(?:,\d*)?\}")
 
 
 def python_pattern(op: str, pattern: Any) -> str | None:
-    r"""Return a Python regex for ``~`` (a POSIX regex) or ``~~`` (LIKE), if it is simple.
+    r"""Return a Python regex for ``~`` (a POSIX regex), LIKE or SIMILAR TO, if it is simple.
 
     The result, compiled with :data:`PATTERN_FLAGS`, matches (``re.search``) only ASCII
     strings that PostgreSQL's operator matches too: on ASCII, classes such as
     ``[[:alpha:]]`` and ``\w`` mean the same in both dialects. Only a common subset is
     translated (literals, ``.``, brackets with POSIX classes, ``* + ? {m,n}``, groups,
-    ``|``, ``^ $``); anything else (back-references, lookahead, ``\m``, embedded
-    options) gives None. ``$`` becomes ``\Z``: Python's ``$`` also matches before a
-    final newline, PostgreSQL's does not.
+    ``|``, ``^ $``, lookahead and lookbehind); anything else (back-references, ``\m``,
+    embedded options) gives None. ``$`` becomes ``\Z``: Python's ``$`` also matches
+    before a final newline, PostgreSQL's does not. The case-insensitive operators
+    (``~*``, ILIKE) give the pattern in a ``(?i:...)`` group; a negated operator (``!~``,
+    NOT LIKE) gives the pattern its value must not match.
     """
     if not isinstance(pattern, str):
         return None
-    translated: str | None
-    if op == "~~":
-        translated = _like_pattern(pattern)
-    elif op == "~":
-        translated = _posix_pattern(pattern)
-    else:
-        return None  # negated or case-insensitive: not a shape of the value
+    base = op.removeprefix("!")
+    translators: dict[str, Callable[[str], str | None]] = {
+        "~~": _like_pattern,
+        "~~*": _like_pattern,
+        "~": _posix_pattern,
+        "~*": _posix_pattern,
+        "similar": _similar_pattern,
+    }
+    translator = translators.get(base)
+    translated = translator(pattern) if translator else None
     if translated is None:
         return None
+    if base.endswith("*"):
+        translated = f"(?i:{translated})"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a "possible nested set" warning: do not guess
         try:
@@ -1079,9 +938,10 @@ def _posix_pattern(pattern: str) -> str | None:
                 return None
             parts.append(bracket)
         elif char == "(":
-            if pattern.startswith("(?", pos) and not pattern.startswith("(?:", pos):
-                return None  # lookahead, embedded options
-            group = "(?:" if pattern.startswith("(?:", pos) else "("
+            # Lookahead and lookbehind mean the same in both; embedded options do not.
+            group = next((g for g in _GROUPS if pattern.startswith(g, pos)), "(")
+            if group == "(" and pattern.startswith("(?", pos):
+                return None
             parts.append(group)
             pos += len(group)
         elif char == "{":
@@ -1093,6 +953,40 @@ def _posix_pattern(pattern: str) -> str | None:
         else:
             parts.append(r"\Z" if char == "$" else char if char in "^.*+?|)" else re.escape(char))
             pos += 1
+    return "".join(parts)
+
+
+_GROUPS: Final = ("(?:", "(?=", "(?!", "(?<=", "(?<!")
+
+
+def _similar_pattern(pattern: str) -> str | None:
+    """Translate SIMILAR TO (SQL's regex: ``%``, ``_``, the whole value) to Python's."""
+    parts = [r"\A(?:"]
+    pos = 0
+    while pos < len(pattern):
+        char = pattern[pos]
+        if char == "\\":  # the default escape: the next character is itself
+            escaped = pattern[pos + 1 : pos + 2]
+            if not escaped:
+                return None
+            parts.append(re.escape(escaped))
+            pos += 2
+        elif char == "[":
+            pos, bracket = _posix_bracket(pattern, pos)
+            if bracket is None:
+                return None
+            parts.append(bracket)
+        elif char == "{":
+            bound = _BOUND.match(pattern, pos)
+            if bound is None:
+                return None
+            parts.append(bound.group())
+            pos = bound.end()
+        else:
+            special = {"%": ".*", "_": ".", "(": "(?:"}
+            parts.append(special.get(char) or (char if char in "|*+?)" else re.escape(char)))
+            pos += 1
+    parts.append(r")\Z")
     return "".join(parts)
 
 
@@ -1578,7 +1472,9 @@ class ColumnBounds:
     datetime...); the strategies convert them to the column's type. ``choices`` None
     means any value; ``min_length``/``max_length`` bound a text's length or an array's
     cardinality; ``element_choices`` bounds an array's elements (``col <@ ARRAY[...]``);
-    ``patterns`` are regular expressions (from ``~`` and LIKE) a value must match.
+    ``patterns`` are regular expressions (from ``~``, LIKE, SIMILAR TO) a value must
+    match, ``unmatched`` those it must not (``!~``, NOT LIKE); ``json_type`` and
+    ``json_keys`` shape a json value (``jsonb_typeof(x) = 'object'``, ``x ? 'key'``).
     Bounds constrain non-null values only: a CHECK passes on NULL (its result is NULL),
     so ``not_null`` comes from ``IS NOT NULL`` or ``IS TRUE`` alone.
     """
@@ -1594,6 +1490,9 @@ class ColumnBounds:
     max_length: int | None = None
     element_choices: tuple[Any, ...] | None = None
     patterns: tuple[str, ...] = ()  # Python regexes (see python_pattern) values must match
+    unmatched: tuple[str, ...] = ()  # Python regexes values must not match (!~, NOT LIKE)
+    json_type: str | None = None  # jsonb_typeof(x) = 'object'
+    json_keys: tuple[str, ...] = ()  # x ? 'key': an object with these keys
 
     def intersect(self, other: ColumnBounds) -> ColumnBounds:
         """Return the bounds that satisfy both ``self`` and ``other``."""
@@ -1617,6 +1516,9 @@ class ColumnBounds:
             max_length=min(max_lengths) if max_lengths else None,
             element_choices=_intersect_choices(self.element_choices, other.element_choices),
             patterns=_unique([*self.patterns, *other.patterns]),
+            unmatched=_unique([*self.unmatched, *other.unmatched]),
+            json_type=self.json_type or other.json_type,
+            json_keys=_unique([*self.json_keys, *other.json_keys]),
         )
 
     @property
@@ -1693,13 +1595,16 @@ def _atom_bounds(
         left, op, right = node.left, node.op, node.right
         if isinstance(left, Const) and not isinstance(right, Const):
             left, op, right = right, _FLIPPED[op], left
-        if op == "=" and not isinstance(right, Const):
-            return _case_bounds(left, right, types)
-        if not isinstance(right, Const) or right.value is None:
+        if not isinstance(right, Const):
+            paired = _case_bounds(left, right, types) if op == "=" else None
+            return paired or _clock_bounds(left, op, right, types)
+        if right.value is None or isinstance(right.value, CalendarInterval):
             return None
         value = right.value
         if isinstance(left, Func) and _is_func(left, "strpos", 2):
             return _position_bounds(left, op, value, types)
+        if isinstance(left, Func) and len(left.args) == 1 and left.name in _FUNCTION_BOUNDS:
+            return _function_bounds(left, op, value, types)
         name = _column_ref(left, types)
         if name is not None:
             if op == "=":
@@ -1722,6 +1627,14 @@ def _atom_bounds(
     if isinstance(node, Quantified):
         name = _column_ref(node.left, types)
         items = _list_constant(node.right)
+        if name is None and isinstance(node.left, Func) and node.left.name in _CASE_PATTERNS:
+            # upper(currency) IN ('USD', 'EUR'): the items of that case are values of it.
+            name = _column_ref(node.left.args[0], types) if len(node.left.args) == 1 else None
+            fold = str.upper if node.left.name == "upper" else str.lower
+            if items is not None and node.op == "=" and not node.all:
+                items = [i for i in items if isinstance(i, str) and i.isascii() and fold(i) == i]
+            else:
+                items = None
         if name is None or items is None:
             return None
         present = tuple(item for item in items if item is not None)
@@ -1731,19 +1644,13 @@ def _atom_bounds(
             return name, ColumnBounds(not_equal=present)
         return None
     if isinstance(node, Match) and isinstance(node.right, Const):
-        # lower(code) LIKE 'ab%': code matches, and lower(code) is code (no upper case).
-        case = next((p for f, p in _CASE_PATTERNS.items() if _is_func(node.left, f, 1)), None)
-        subject = node.left
-        if case is not None and isinstance(subject, Func):
-            subject = subject.args[0]
-        name = _column_ref(subject, types)
-        ctype = types.get(name) if types is not None and name is not None else None
-        if name is None or (ctype is not None and ctype.base == "bpchar"):
-            return None  # char(n) padding and patterns: not worth the doubt
-        pattern = python_pattern(node.op, node.right.value)
-        if pattern is None:
+        return _match_bounds(node, node.right.value, types)
+    if isinstance(node, Func) and _is_func(node, "jsonb_exists", 2):
+        name = _column_ref(node.args[0], types)
+        key = node.args[1]
+        if name is None or not isinstance(key, Const) or not isinstance(key.value, str):
             return None
-        return name, ColumnBounds(patterns=(pattern, case) if case else (pattern,))
+        return name, ColumnBounds(json_type="object", json_keys=(key.value,))
     if _is_func(node, "starts_with", 2) and isinstance(node, Func):
         name = _column_ref(node.args[0], types)
         prefix = node.args[1]
@@ -1777,6 +1684,110 @@ def _atom_bounds(
                 bounds = bounds.intersect(item[1])
         return names.pop(), bounds
     return None
+
+
+# A clock-relative bound is this much inside the clock's value: beyond any time zone's
+# offset (a date or timestamp column compared with now()) and the length of a run.
+CLOCK_MARGIN: Final = timedelta(days=2)
+_CLOCK_FAMILIES: Final = frozenset({"date", "timestamp", "timestamptz"})
+
+
+def _clock_bounds(
+    left: Node, op: str, right: Node, types: Mapping[str, ColumnType] | None
+) -> tuple[str, ColumnBounds] | None:
+    """Return the bounds of ``col < now() - '18 years'`` and the like, as of now.
+
+    The bound is :data:`CLOCK_MARGIN` inside the clock's value, so a value drawn within
+    it stays on the right side while the clock moves on; strategies are built once per
+    run.
+    """
+    name = _column_ref(left, types)
+    ctype = types.get(name) if types is not None and name is not None else None
+    if name is None or op not in ("<", "<=", ">", ">="):
+        return None
+    family = ValueDomain.for_type(ctype).family if ctype is not None else None
+    moment = _clock_value(right)
+    if family not in _CLOCK_FAMILIES or moment is None:
+        return None
+    upper = op in ("<", "<=")
+    moment = moment - CLOCK_MARGIN if upper else moment + CLOCK_MARGIN
+    if family == "date":
+        day = moment.date()
+        bound: Any = day if upper else day + timedelta(days=1)
+    else:
+        bound = moment if family == "timestamptz" else moment.replace(tzinfo=None)
+    return name, ColumnBounds(max=bound) if upper else ColumnBounds(min=bound)
+
+
+def _clock_value(node: Node) -> datetime | None:
+    """Return the value of now(), current_date, ... plus or minus constants, in UTC."""
+    if isinstance(node, Func) and not node.args and node.name in _CLOCKS:
+        return datetime.now(_UTC)
+    if isinstance(node, Cast):
+        return _clock_value(node.arg)
+    if not isinstance(node, Arith) or not isinstance(node.right, Const):
+        return None
+    moment = _clock_value(node.left)
+    step, sign = node.right.value, 1 if node.op == "+" else -1
+    if moment is None or isinstance(step, bool):
+        return None
+    if isinstance(step, int):
+        step = timedelta(days=step)  # current_date + 1
+    try:
+        if isinstance(step, CalendarInterval):
+            shifted: datetime = step.after(moment, sign)
+            return shifted
+        return moment + sign * step if isinstance(step, timedelta) else None
+    except (OverflowError, ValueError):
+        return None
+
+
+_CLOCKS: Final = frozenset({"now", "current_date", "localtimestamp", "statement_timestamp"})
+
+
+# jsonb_typeof(x) = 'object', octet_length(x) <= 12, btrim(x) <> '': one column's shape.
+_FUNCTION_BOUNDS: Final = frozenset({"jsonb_typeof", "json_typeof", "octet_length", "btrim"})
+_ASCII_ONLY: Final = r"\A[\x00-\x7f]*\Z"  # octet_length is length for ASCII text
+_NOT_BLANK: Final = "[^ ]"  # btrim(x) <> '': a character btrim does not remove
+
+
+def _function_bounds(
+    node: Func, op: str, value: Any, types: Mapping[str, ColumnType] | None
+) -> tuple[str, ColumnBounds] | None:
+    name = _column_ref(node.args[0], types)
+    if name is None:
+        return None
+    if node.name in ("jsonb_typeof", "json_typeof") and op == "=" and isinstance(value, str):
+        return name, ColumnBounds(json_type=value)
+    if node.name == "btrim" and op == "<>" and value == "":
+        return name, ColumnBounds(patterns=(_NOT_BLANK,))
+    if node.name != "octet_length" or isinstance(value, bool) or not isinstance(value, int):
+        return None
+    high = {"<": value - 1, "<=": value, "=": value}.get(op)
+    low = {">": value + 1, ">=": value, "=": value}.get(op)
+    return name, ColumnBounds(min_length=low, max_length=high, patterns=(_ASCII_ONLY,))
+
+
+def _match_bounds(
+    node: Match, pattern: Any, types: Mapping[str, ColumnType] | None
+) -> tuple[str, ColumnBounds] | None:
+    """Return the pattern a value must (or, negated, must not) match."""
+    # lower(code) LIKE 'ab%': code matches, and lower(code) is code (no upper case).
+    case = next((p for f, p in _CASE_PATTERNS.items() if _is_func(node.left, f, 1)), None)
+    subject = node.left
+    if case is not None and isinstance(subject, Func):
+        subject = subject.args[0]
+    name = _column_ref(subject, types)
+    ctype = types.get(name) if types is not None and name is not None else None
+    if name is None or (ctype is not None and ctype.base == "bpchar"):
+        return None  # char(n) padding and patterns: not worth the doubt
+    translated = python_pattern(node.op, pattern)
+    if translated is None:
+        return None
+    if node.op.startswith("!"):
+        # Must not match: lower(x) NOT LIKE ... says nothing of x's own case.
+        return (name, ColumnBounds(unmatched=(translated,))) if case is None else None
+    return name, ColumnBounds(patterns=(translated, case) if case else (translated,))
 
 
 # lower(x) = x holds for a text without upper case letters (ASCII: the drawn alphabet).
@@ -2093,13 +2104,12 @@ class _Evaluator:
             return (inner is node.value) != node.negated
         if isinstance(node, Func):
             return self.function(node)
+        if isinstance(node, Case):
+            return self.case(node)
         if isinstance(node, Arith):
             return self.arith(node)
         if isinstance(node, Match):
-            # Matching is never decided here (PostgreSQL's regex dialect is not Python's),
-            # but like every operator it gives NULL on NULL.
-            sides = (self.value(node.left), self.value(node.right))
-            return None if None in sides else UNKNOWN
+            return _match(node.op, self.value(node.left), self.value(node.right))
         return UNKNOWN
 
     def cast(self, node: Cast) -> Any:
@@ -2161,6 +2171,8 @@ class _Evaluator:
                     return value
             return None
         args = [self.value(arg) for arg in node.args]
+        if node.name in ("num_nulls", "num_nonnulls", "distinct"):
+            return _null_function(node.name, args)
         if any(arg is None for arg in args):
             return None
         if any(isinstance(arg, Marker) for arg in args):
@@ -2181,6 +2193,19 @@ class _Evaluator:
             return len(args[0]) or None
         return UNKNOWN
 
+    def case(self, node: Case) -> Any:
+        subject = self.value(node.subject) if node.subject is not None else None
+        for condition, result in node.whens:
+            if node.subject is None:
+                truth = _truth(self.value(condition))
+            else:
+                truth = _compare("=", subject, self.value(condition))
+            if truth is UNKNOWN:
+                return UNKNOWN
+            if truth is True:
+                return self.value(result)
+        return self.value(node.default) if node.default is not None else None
+
     def arith(self, node: Arith) -> Any:
         left, right = self.value(node.left), self.value(node.right)
         if left is None or right is None:
@@ -2198,6 +2223,33 @@ class _Evaluator:
                 return UNKNOWN  # integer overflow is an error whose width is not known here
             return Decimal(left) + Decimal(right) if node.op == "+" else left - right
         return UNKNOWN
+
+
+def _match(op: str, text: Any, pattern: Any) -> Truth:
+    """Return whether ``text`` matches, where Python's translation agrees (ASCII text)."""
+    if text is None or pattern is None:
+        return None
+    translated = python_pattern(op, pattern)
+    if translated is None or not isinstance(text, str) or isinstance(text, CiText):
+        return UNKNOWN
+    if not text.isascii():
+        return UNKNOWN  # classes and case beyond ASCII are the locale's
+    found = re.search(translated, text, PATTERN_FLAGS) is not None
+    return found != op.startswith("!")
+
+
+def _null_function(name: str, args: Sequence[Any]) -> Any:
+    """Return num_nulls, num_nonnulls or IS DISTINCT FROM: only NULL-ness must be known."""
+    if name == "distinct":
+        left, right = args
+        if left is None or right is None:
+            return (left is None) != (right is None) if UNKNOWN not in (left, right) else UNKNOWN
+        truth = _compare("<>", left, right)
+        return truth
+    if UNKNOWN in args:
+        return UNKNOWN
+    nulls = sum(arg is None for arg in args)
+    return nulls if name == "num_nulls" else len(args) - nulls
 
 
 _TEXT_FUNCTIONS: Final = frozenset({"strpos", "starts_with", "lower", "upper"})
@@ -2228,6 +2280,29 @@ def evaluate(
     """
     node = parse(expression) if isinstance(expression, str) else expression
     return _Evaluator(row, column_types or {}).value(node)
+
+
+_MAX_NULLNESS_COLUMNS: Final = 6  # 2**6 combinations at most
+
+
+def null_patterns(
+    expression: str | Node, names: Sequence[str], column_types: Mapping[str, ColumnType]
+) -> list[dict[str, bool]] | None:
+    """Return which of ``names`` may be NULL together (name -> is NULL) for a CHECK to pass.
+
+    ``num_nonnulls(a, b, c) = 1``, ``(a IS NULL) <> (b IS NULL)``, ``a IS NOT NULL OR b
+    IS NOT NULL``: each combination of NULL and non-null is evaluated knowing only that;
+    those the CHECK cannot pass are left out. None when NULL-ness alone rules out none.
+    """
+    node = parse(expression) if isinstance(expression, str) else expression
+    if not names or len(names) > _MAX_NULLNESS_COLUMNS:
+        return None
+    allowed: list[dict[str, bool]] = []
+    for nulls in itertools.product((False, True), repeat=len(names)):
+        row = {name: None if null else NON_NULL for name, null in zip(names, nulls, strict=True)}
+        if _truth(evaluate(node, row, column_types)) is not False:
+            allowed.append(dict(zip(names, nulls, strict=True)))
+    return allowed if len(allowed) < 2 ** len(names) else None
 
 
 def check_result(

@@ -62,6 +62,7 @@ from pytest_dbverify.check_expressions import (
     column_order,
     columns_of,
     constant_value,
+    null_patterns,
     parse,
     temporal_precision,
 )
@@ -507,6 +508,10 @@ def _texts(ctype: ColumnType, bounds: ColumnBounds) -> SearchStrategy[Any]:
     if excluded:
         # For char(n) 'a ' equals 'a': compare as the column stores them.
         strategy = strategy.filter(lambda v: domain.store(v) not in excluded)
+    if bounds.unmatched:
+        # code !~ '[[:space:]]': the few values that match are drawn again.
+        unmatched = [re.compile(pattern, PATTERN_FLAGS) for pattern in bounds.unmatched]
+        strategy = strategy.filter(lambda v: not any(p.search(v) for p in unmatched))
     return strategy
 
 
@@ -603,7 +608,29 @@ _JSON_VALUES: Final = _JSON_SCALARS | _json_containers(
 
 def _json(ctype: ColumnType, bounds: ColumnBounds) -> SearchStrategy[Any]:
     wrapper: Callable[[Any], Any] = Jsonb if ctype.base == "jsonb" else Json
-    return _JSON_VALUES.map(wrapper)
+    if bounds.json_type is None and not bounds.json_keys:
+        return _JSON_VALUES.map(wrapper)
+    if bounds.json_keys and bounds.json_type not in (None, "object"):
+        return st.nothing()
+    shaped = _JSON_SHAPES.get(bounds.json_type or "object", st.nothing())
+    if bounds.json_keys:
+        # doc ? 'version': an object with each key, and maybe more.
+        keys = bounds.json_keys
+        shaped = st.tuples(
+            st.dictionaries(_JSON_TEXT, _JSON_SCALARS, max_size=2),
+            st.lists(_JSON_SCALARS, min_size=len(keys), max_size=len(keys)),
+        ).map(lambda parts: {**parts[0], **dict(zip(keys, parts[1], strict=True))})
+    return shaped.map(wrapper)
+
+
+# jsonb_typeof(x) = 'object' and the like: values of one JSON type.
+_JSON_SHAPES: Final[dict[str, SearchStrategy[Any]]] = {
+    "object": st.dictionaries(_JSON_TEXT, _JSON_SCALARS, max_size=3),
+    "array": st.lists(_JSON_SCALARS, max_size=3),
+    "string": _JSON_TEXT,
+    "number": st.integers(-(2**31), 2**31),
+    "boolean": st.booleans(),
+}
 
 
 def _interfaces(version: Literal[4, 6]) -> SearchStrategy[Any]:
@@ -1099,6 +1126,7 @@ def _rows_for(
         for a, b in column_order(check, types)
         if types[a].sql == types[b].sql
     ]
+    nullness = _nullness(checks, types, drawable, foreign, table)
     judged = checks if checks and not _rewrites_rows(table) else []
     # A BEFORE INSERT trigger may change NEW before the CHECKs see it: then none is judged.
 
@@ -1116,8 +1144,41 @@ def _rows_for(
         positions={column.name: column.position for column in table.columns},
         pairs=pairs,
         passes=passes,
+        nullness=nullness,
     )
     return _drawn_rows(layout)
+
+
+def _nullness(
+    checks: Sequence[Node],
+    types: Mapping[str, ColumnType],
+    drawable: Mapping[str, SearchStrategy[Any]],
+    foreign: frozenset[str],
+    table: Table,
+) -> list[tuple[list[tuple[str, SearchStrategy[Any]]], list[dict[str, bool]]]]:
+    """Return, per CHECK that NULL-ness decides, its columns and the ways it passes.
+
+    ``num_nonnulls(a, b, c) = 1``: one of the three is drawn, the others are NULL,
+    rather than drawing each at random and throwing most rows away.
+    """
+    found = []
+    for check in checks:
+        names = sorted(n for n in columns_of(check) if n in drawable and n not in foreign)
+        patterns = null_patterns(check, names, types)
+        if patterns is None:
+            continue
+        # A column that refuses NULL is never left NULL.
+        patterns = [
+            p for p in patterns if not any(p[n] and refuses_null(table.column(n)) for n in p)
+        ]
+        if patterns:
+            present = [(n, drawable[n].filter(_not_none)) for n in names]
+            found.append((present, patterns))
+    return found
+
+
+def _not_none(value: Any) -> bool:
+    return value is not None
 
 
 def _default_refused(
@@ -1148,6 +1209,7 @@ class _RowLayout:
     positions: dict[str, int]
     pairs: list[tuple[str, str]]
     passes: Callable[[dict[str, Any]], bool]
+    nullness: list[tuple[list[tuple[str, SearchStrategy[Any]]], list[dict[str, bool]]]]
 
 
 # Rows a CHECK refuses, as far as the expressions can be evaluated here, drawn again up
@@ -1168,6 +1230,14 @@ def _drawn_rows(draw: st.DrawFn, layout: _RowLayout) -> dict[str, Any]:
         for group in layout.groups:
             if draw(_MAYBE):
                 row.update((name, draw(strategy)) for name, strategy in group)
+        for present, patterns in layout.nullness:
+            # (a IS NULL) <> (b IS NULL): the NULLs a passing row has, then the values.
+            nulls = draw(st.sampled_from(patterns))
+            for name, strategy in present:
+                if nulls[name]:
+                    row[name] = None
+                elif row.get(name) is None:
+                    row[name] = draw(strategy)
         if layout.partition_keys:
             # Always drawn, from the partitions' bounds: a default (now()) may fit no partition.
             row.update(draw(st.sampled_from(layout.partition_keys)))
