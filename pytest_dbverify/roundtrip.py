@@ -31,6 +31,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from pytest_dbverify import sections
 from pytest_dbverify.catalog import Catalog, load_catalog
 from pytest_dbverify.cluster_cache import default_cache_dir
 from pytest_dbverify.embedded import ServerInfo
@@ -81,7 +82,15 @@ SELECT 'extension ' || e.extname FROM pg_catalog.pg_extension e
 
 
 # The modules whose code decides the findings (with sql/*.sql): a change invalidates them.
-_FINDINGS_CODE = ("roundtrip", "catalog", "schema_diff", "normalize", "migrations", "partitions")
+_FINDINGS_CODE = (
+    "roundtrip",
+    "catalog",
+    "schema_diff",
+    "normalize",
+    "migrations",
+    "partitions",
+    "sections",
+)
 
 
 @dataclass(frozen=True)
@@ -271,7 +280,12 @@ def _run(
         before = empty
         for number, file in enumerate(files):
             scratch.stage(file)
-            problems, after = _step(scratch.dbmate, before, scratch.snapshot, ignore)
+            if _has_no_down(file):
+                # Nothing to roll back with: say so once, and go on from its up, rather
+                # than watch the second up fail and rebuild the database (O(n) files each).
+                problems, after = _up_only(scratch.dbmate, scratch.snapshot)
+            else:
+                problems, after = _step(scratch.dbmate, before, scratch.snapshot, ignore)
             result.steps[file.path.name] = problems
             if after is None and not problems[0].startswith(_UP_FAILED):
                 after = scratch.restore()  # every staged file applied once, in a new database
@@ -373,6 +387,31 @@ class _Scratch:
                     sql.Identifier(self.dbname)
                 )
             )
+
+
+_NO_DOWN = "no down: its -- migrate:down section holds no statement, so it cannot be rolled back"
+
+
+def _has_no_down(file: MigrationFile) -> bool:
+    """Return True if the file's down section is missing or holds only comments."""
+    down = sections.parse(file.path.read_text(encoding="utf-8")).sections.get("down")
+    if down is None:
+        return True
+    code = [line for line in down.text.splitlines() if line.strip() and not _comment(line)]
+    return not code
+
+
+def _comment(line: str) -> bool:
+    return line.strip().startswith("--")
+
+
+def _up_only(dbmate: Dbmate, snapshot: Callable[[], Snapshot]) -> tuple[list[str], Snapshot | None]:
+    """Apply a file that has no down: its one problem, and the state after its up."""
+    try:
+        dbmate.migrate()
+    except MigrationError as err:
+        return [f"{_UP_FAILED}{err}"], None
+    return [_NO_DOWN], snapshot()
 
 
 def _step(

@@ -212,3 +212,22 @@ def test_a_later_run_reads_the_findings_kept_in_the_cache(embedded: ServerInfo, 
     finally:
         with psycopg.connect(embedded.conninfo(), autocommit=True) as admin:
             admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def test_a_file_without_a_down_is_named_once_and_the_rest_go_on(
+    embedded: ServerInfo, tmp_path: Path
+):
+    # Histories of tools without downs (Prisma, golang-migrate up-only): each such file is
+    # one finding, from the state its up leaves, with no rebuild of the database after it.
+    directory = write(
+        tmp_path / "m",
+        {
+            "1_base": ("CREATE TABLE a (id int);", "-- nothing to undo with"),
+            "2_more": ("CREATE TABLE b (id int);", ""),
+            "3_good": ("CREATE TABLE c (id int);", "DROP TABLE c;"),
+        },
+    )
+    result = round_trip(embedded, directory)
+    no_down = "no down: its -- migrate:down section holds no statement, so it cannot be rolled back"
+    assert result.steps == {"1_base.sql": [no_down], "2_more.sql": [no_down], "3_good.sql": []}
+    assert (result.full, result.full_not_run) == ([], "1_base.sql")
