@@ -20,8 +20,8 @@ the embedded wheel, ``embedded``):
    project directory with no conftest.py (the case's pyproject.toml copied in, the
    checksum ledger recorded first with ``dbverify ledger update``), DATABASE_URL set to
    the loaded database, in a process group of its own that is killed whole after
-   ``--timeout`` seconds; per-item outcomes come from its JSON report, or from its
-   ``-v`` lines when it was killed;
+   ``--timeout`` seconds (SIGINT first, so that pytest writes the report of the items
+   done); per-item outcomes come from its JSON report, else from its ``-v`` lines;
 4. the fingerprints are taken again and compared.
 
 It prints one row per case and server (tables, items, passed / failed / skipped, wall
@@ -35,6 +35,7 @@ triage. Run it under ``nice`` on a shared machine: cases take seconds to many mi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -91,7 +92,7 @@ KIND_ORDER = list(dict.fromkeys(KINDS.values()))
 NO_OBJECT = "got empty parameter set"
 # A pytest -v line: "<path>/dbverify/crud::test_crud[x] PASSED   [ 10%]".
 _VERBOSE_LINE = re.compile(r"(dbverify/\S+::.*?) (PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS)\b")
-_STARTED_LINE = re.compile(r"(dbverify/\S+::\S.*?)\s*$")
+_STARTED_LINE = re.compile(r"(dbverify/\S+::\S.*?)\s*$", re.MULTILINE)
 _TABLES = """
 SELECT n.nspname, c.relname
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -192,20 +193,20 @@ class Result:
         return Counter("failed" if i.outcome == "error" else i.outcome for i in self.counted())
 
 
-def reason_of(message: str) -> str:
+def reasons_of(message: str) -> list[str]:
     """Return a skip or failure message without the objects it names, to group by.
 
     Messages read ``<object>: <what happened>: <details>``: keep what happened, without
-    parenthesized asides, identifiers and numbers masked; squawk's findings by rule.
+    parenthesized asides, identifiers and numbers masked. Squawk's give one per rule.
     """
     text = " ".join(message.split()) or "(no message)"
     if text.startswith("squawk on"):
-        return "squawk " + ", ".join(sorted(set(re.findall(r"line \d+: ([a-z-]+):", text))))
+        return [f"squawk {rule}" for rule in sorted(set(re.findall(r"line \d+: ([a-z-]+):", text)))]
     if ": " in text and not text.startswith("no migration ledger"):
         text = text.split(": ", 1)[1]
     text = re.split(r": |; ", re.sub(r" ?\([^()]*\)", "", text), maxsplit=1)[0]
     text = re.sub(r"[\w\"]+(?:\.[\w\"]+)+|\S*[_\d]\S*", "…", text)
-    return text[:100]
+    return [text[:100]]
 
 
 # --- one case ----------------------------------------------------------------------------
@@ -256,18 +257,26 @@ def _clean_environ(url: str) -> dict[str, str]:
     return environ
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    """End the run's whole process group: SIGTERM, then SIGKILL after 10 s."""
-    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a run that overran: SIGINT to pytest, then SIGTERM and SIGKILL to its group.
+
+    On SIGINT pytest ends the session as after Ctrl-C: the JSON report of the items done
+    so far is written. Whatever is left (a server, a stuck child) goes with the group.
+    """
+    steps = ((process.pid, signal.SIGINT, 60.0), (-process.pid, signal.SIGTERM, 10.0),
+             (-process.pid, signal.SIGKILL, 10.0))  # fmt: skip
+    for pid, sig, grace in steps:
         try:
-            os.killpg(process.pid, sig)
+            os.kill(pid, sig)
         except ProcessLookupError:
-            return
+            break
         try:
             process.wait(grace)
-            return
+            break
         except subprocess.TimeoutExpired:
             continue
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def items_from_report(report: Path) -> list[Item]:
@@ -277,14 +286,13 @@ def items_from_report(report: Path) -> list[Item]:
 
 
 def items_from_output(output: str) -> tuple[list[Item], str | None]:
-    """Return the finished items of a ``-v`` run's output, and the one under way."""
+    """Return the finished items of a ``-v`` run's output, and the last one left unfinished."""
     items = [
         Item(m[1], m[2].lower().replace("xfail", "xfailed").replace("xpass", "xpassed"))
         for m in _VERBOSE_LINE.finditer(output)
     ]
-    last = output.rstrip().splitlines()[-1] if output.strip() else ""
-    started = _STARTED_LINE.search(last) if not _VERBOSE_LINE.search(last) else None
-    return items, started[1] if started else None
+    unfinished = [m[1] for m in _STARTED_LINE.finditer(output) if not _VERBOSE_LINE.search(m[0])]
+    return items, unfinished[-1] if unfinished else None
 
 
 def run_verifier(
@@ -315,14 +323,15 @@ def run_verifier(
                 result.exit_code = process.wait(timeout)
             except subprocess.TimeoutExpired:
                 result.timed_out = True
-                _kill_group(process)
+                _stop(process)
         result.wall = time.perf_counter() - began
         report = work / "report.json"
         text = output.read_text(errors="replace")
-        if report.is_file() and not result.timed_out:
+        done, result.running = items_from_output(text)
+        if report.is_file():
             result.items = items_from_report(report)
         else:
-            result.items, result.running = items_from_output(text)
+            result.items = done
             if not result.timed_out:
                 tail = "\n".join(text.splitlines()[-5:])
                 result.load_error = (
@@ -400,11 +409,14 @@ def report(results: Sequence[Result]) -> None:
             print(f"{'':<28}tables changed: {', '.join(result.changed_tables)}")
     for result in results:
         counted = result.counted()
-        skips = Counter(reason_of(i.message) for i in counted if i.outcome == "skipped")
+        skips = Counter(
+            reason for i in counted if i.outcome == "skipped" for reason in reasons_of(i.message)
+        )
         failures = Counter(
-            f"{i.check}: {reason_of(i.message)}"
+            f"{i.check}: {reason}"
             for i in counted
             if i.outcome in ("failed", "error")
+            for reason in reasons_of(i.message)
         )
         if not skips and not failures:
             continue
