@@ -92,7 +92,8 @@ KIND_ORDER = list(dict.fromkeys(KINDS.values()))
 NO_OBJECT = "got empty parameter set"
 # A pytest -v line: "<path>/dbverify/crud::test_crud[x] PASSED   [ 10%]".
 _VERBOSE_LINE = re.compile(r"(dbverify/\S+::.*?) (PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS)\b")
-_STARTED_LINE = re.compile(r"(dbverify/\S+::\S.*?)\s*$", re.MULTILINE)
+# An item's line before its outcome is printed (not the summary's "FAILED <id> - ...").
+_STARTED_LINE = re.compile(r"^(?:\S*/)?(dbverify/\S+::\S.*?)\s*$", re.MULTILINE)
 _TABLES = """
 SELECT n.nspname, c.relname
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -327,7 +328,8 @@ def run_verifier(
         result.wall = time.perf_counter() - began
         report = work / "report.json"
         text = output.read_text(errors="replace")
-        done, result.running = items_from_output(text)
+        done, unfinished = items_from_output(text)
+        result.running = unfinished if result.timed_out else None
         if report.is_file():
             result.items = items_from_report(report)
         else:
@@ -385,7 +387,7 @@ def by_kind(result: Result) -> str:
 
 def row(result: Result) -> str:
     """Return the result's line of the table."""
-    head = f"{result.case:<16} {result.server:>3} {result.tables:>6}"
+    head = f"{result.case:<24.24} {result.server:>3} {result.tables:>6}"
     if result.load_error and not result.items:
         return f"{head}  load failed: {result.load_error[:200]}"
     n = result.outcomes()
@@ -394,19 +396,19 @@ def row(result: Result) -> str:
     skipped = n["skipped"] + n["xfailed"]
     return (
         f"{head} {len(result.counted()):>6} {n['passed']:>6} {n['failed']:>6} {skipped:>7} "
-        f"{wall:>9} {same:>5}\n{'':<28}{by_kind(result)}"
+        f"{wall:>9} {same:>5}\n{'':<36}{by_kind(result)}"
     )
 
 
 def report(results: Sequence[Result]) -> None:
     """Print the table, then skips by reason and failures by check, per row."""
-    print(f"\n{'case':<16} srv tables  items passed failed skipped      wall  same")
+    print(f"\n{'case':<24} srv tables  items passed failed skipped      wall  same")
     for result in results:
         print(row(result))
         if result.timed_out:
-            print(f"{'':<28}killed while running: {result.running or '(between items)'}")
+            print(f"{'':<36}killed while running: {result.running or '(between items)'}")
         if result.changed_tables:
-            print(f"{'':<28}tables changed: {', '.join(result.changed_tables)}")
+            print(f"{'':<36}tables changed: {', '.join(result.changed_tables)}")
     for result in results:
         counted = result.counted()
         skips = Counter(
