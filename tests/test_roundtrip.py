@@ -225,9 +225,15 @@ def test_a_file_without_a_down_is_named_once_and_the_rest_go_on(
             "1_base": ("CREATE TABLE a (id int);", "-- nothing to undo with"),
             "2_more": ("CREATE TABLE b (id int);", ""),
             "3_good": ("CREATE TABLE c (id int);", "DROP TABLE c;"),
+            "4_seed": ("INSERT INTO c VALUES (1);", ""),  # data only: nothing to undo
         },
     )
     result = round_trip(embedded, directory)
     no_down = "no down: its -- migrate:down section holds no statement, so it cannot be rolled back"
-    assert result.steps == {"1_base.sql": [no_down], "2_more.sql": [no_down], "3_good.sql": []}
+    assert result.steps == {
+        "1_base.sql": [no_down],
+        "2_more.sql": [no_down],
+        "3_good.sql": [],
+        "4_seed.sql": [],
+    }
     assert (result.full, result.full_not_run) == ([], "1_base.sql")
