@@ -283,7 +283,7 @@ def _run(
             if _has_no_down(file):
                 # Nothing to roll back with: say so once, and go on from its up, rather
                 # than watch the second up fail and rebuild the database (O(n) files each).
-                problems, after = _up_only(scratch.dbmate, scratch.snapshot)
+                problems, after = _up_only(scratch.dbmate, before, scratch.snapshot, ignore)
             else:
                 problems, after = _step(scratch.dbmate, before, scratch.snapshot, ignore)
             result.steps[file.path.name] = problems
@@ -405,13 +405,19 @@ def _comment(line: str) -> bool:
     return line.strip().startswith("--")
 
 
-def _up_only(dbmate: Dbmate, snapshot: Callable[[], Snapshot]) -> tuple[list[str], Snapshot | None]:
-    """Apply a file that has no down: its one problem, and the state after its up."""
+def _up_only(
+    dbmate: Dbmate, before: Snapshot, snapshot: Callable[[], Snapshot], ignore: Sequence[str]
+) -> tuple[list[str], Snapshot | None]:
+    """Apply a file that has no down: its one problem, and the state after its up.
+
+    An up that changes no object (a data migration) needs no down: no problem then.
+    """
     try:
         dbmate.migrate()
     except MigrationError as err:
         return [f"{_UP_FAILED}{err}"], None
-    return [_NO_DOWN], snapshot()
+    after = snapshot()
+    return ([_NO_DOWN] if changes(before, after, ignore) else []), after
 
 
 def _step(
