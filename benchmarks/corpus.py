@@ -184,6 +184,8 @@ class Result:
     items: list[Item] = field(default_factory=list)
     fingerprints_equal: bool | None = None
     changed_tables: list[str] = field(default_factory=list)
+    # Constraints and indexes a check passed or failed on, of all the report lists.
+    exercised: tuple[int, int] | None = None
 
     def counted(self) -> list[Item]:
         """Return the items that are about an object (not pytest's empty placeholders)."""
@@ -280,6 +282,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
+def exercised(report: Path) -> tuple[int, int]:
+    """Return how many constraints and indexes a check decided on, and how many there are."""
+    objects = [
+        o for o in json.loads(report.read_text())["objects"] if o["kind"] in ("constraint", "index")
+    ]
+    return sum(o["status"] in ("passed", "failed") for o in objects), len(objects)
+
+
 def items_from_report(report: Path) -> list[Item]:
     """Return the items of a ``--dbverify-report`` JSON."""
     checks = json.loads(report.read_text())["checks"]
@@ -332,6 +342,7 @@ def run_verifier(
         result.running = unfinished if result.timed_out else None
         if report.is_file():
             result.items = items_from_report(report)
+            result.exercised = exercised(report)
         else:
             result.items = done
             if not result.timed_out:
@@ -409,6 +420,10 @@ def report(results: Sequence[Result]) -> None:
             print(f"{'':<36}killed while running: {result.running or '(between items)'}")
         if result.changed_tables:
             print(f"{'':<36}tables changed: {', '.join(result.changed_tables)}")
+        if result.exercised is not None and result.exercised[1]:
+            done, total = result.exercised
+            print(f"{'':<36}constraints and indexes exercised: {done}/{total} "
+                  f"({100 * done / total:.0f}%)")  # fmt: skip
     for result in results:
         counted = result.counted()
         skips = Counter(
